@@ -1,0 +1,1 @@
+"""Runnable studies built on jaxact: ``python -m experiments.<name>``."""
