@@ -1,0 +1,1370 @@
+r"""The activation catalogue: pure ``jax.numpy``/``jax.lax`` functions.
+
+Layout of this module, per activation ``name``:
+
+- ``_name_f(x, *params)``: the value, on arrays that are already validated,
+  cast to one floating dtype and broadcast to one shape;
+- ``_name_dx`` and ``_name_d<param>``: the closed-form partial derivatives,
+  written by hand from the formula (never with ``jax.grad``);
+- ``_name = _closed_form_jvp(_name_f, _name_dx, ...)``: a ``jax.custom_jvp``
+  whose rule *is* those closed forms, so ``jax.grad``/``jvp``/``vjp`` and the
+  registry's ``dfdx``/``dfdparams`` (built in :mod:`jaxact._src.derivatives`
+  from the same kernels) can never disagree about the formula;
+- ``name(x, *, params)``: the public function, which validates its arguments
+  (:mod:`jaxact._src.validation`) and calls ``_name``.
+
+Parameters are ordinary (differentiable) arguments of the inner
+``custom_jvp`` function, so ``jax.grad`` with respect to ``alpha``, ``beta`` or
+``scale`` goes through the closed-form :math:`\partial f/\partial\alpha`.
+Only integer/bool configuration (``axis``, ``num_pieces``, ``approximate``) is
+static.
+
+Conventions shared by the whole catalogue:
+
+- at a kink the derivative is the *left* derivative (``relu'(0) = 0``, as seed
+  000 says); ``step' = 0`` everywhere;
+- output dtype = input dtype for float16/bfloat16/float32/float64; integer and
+  bool inputs are promoted to the default float dtype; parameters are cast to
+  the input's dtype (a float32 ``alpha`` never upcasts a bfloat16 ``x``);
+- every value (when representable) and every derivative is finite at
+  :math:`\pm 10^4` in float32, at :math:`\pm` ``finfo.max`` in float16 and
+  bfloat16, and at 0: the kernels clamp the arguments of ``exp`` and of
+  polynomial factors where a branch of ``jnp.where`` would otherwise produce
+  ``inf * 0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array, lax
+from jax.typing import ArrayLike
+
+from jaxact._src import validation as _v
+
+# SELU constants (Klambauer et al. 2017, eq. 14), to float64 precision.
+SELU_SCALE = 1.0507009873554805
+SELU_ALPHA = 1.6732632423543772
+
+#: Constraints on parameter values, by function then parameter; checked when the
+#: value is concrete and mirrored in the registry's ``constraints`` field.
+CONSTRAINTS: dict[str, dict[str, str]] = {
+    "threshold": {"threshold": "non-negative"},
+    "parametric_selu": {"scale": "positive"},
+    "celu": {"alpha": "positive"},
+}
+
+
+def _prepare(fn: str, x: ArrayLike, **params: ArrayLike) -> tuple[Array, ...]:
+    """Validate ``x`` and ``params``; return them cast to x's float dtype and broadcast."""
+    x = _v.as_float_array(x, fn)
+    cast = {}
+    for name, value in params.items():
+        cast[name] = _v.as_param(value, name, fn, x.dtype)
+        constraint = CONSTRAINTS.get(fn, {}).get(name)
+        if constraint is not None:
+            _v.check_constraint(value, constraint, name, fn)
+    return _v.broadcast(fn, x, cast)
+
+
+def _closed_form_jvp(value: Callable[..., Array], *partials: Callable[..., Array]):
+    """``jax.custom_jvp`` of ``value`` whose JVP is ``sum_i partials[i](*args) * tangent_i``.
+
+    ``partials`` has one closed-form partial derivative per positional argument
+    of ``value`` (the input first, then each parameter). Every partial must be
+    finite wherever the value is, so that multiplying it by a zero tangent
+    never produces NaN.
+    """
+    f = jax.custom_jvp(value)
+
+    def rule(primals, tangents):
+        out = value(*primals)
+        tangent_out = partials[0](*primals) * tangents[0]
+        for partial, tangent in zip(partials[1:], tangents[1:], strict=True):
+            tangent_out = tangent_out + partial(*primals) * tangent
+        return out, tangent_out
+
+    f.defjvp(rule)
+    return f
+
+
+def _const(value: float, like: Array) -> Array:
+    """A Python/NumPy constant as a scalar of ``like``'s dtype (never upcasts)."""
+    return jnp.asarray(value, dtype=like.dtype)
+
+
+def _indicator(condition: Array, like: Array) -> Array:
+    return condition.astype(like.dtype)
+
+
+def _zero_if_inf(t: Array) -> Array:
+    """``t`` with ±inf replaced by 0, for products ``t * g`` where ``g`` is then exactly 0."""
+    return jnp.where(jnp.isinf(t), jnp.zeros_like(t), t)
+
+
+# ----------------------------------------------------------------------------
+# identity, step, threshold: plain jnp (autodiff already gives the closed form)
+# ----------------------------------------------------------------------------
+
+
+def identity(x: ArrayLike) -> Array:
+    r"""Identity (linear) activation.
+
+    .. math::
+
+       f(x) = x, \qquad f'(x) = 1.
+
+    A network whose activations are all the identity collapses to one linear
+    map (claim C1).
+
+    Args:
+      x: input array (float, or int/bool which is promoted to float).
+
+    Returns:
+      ``x`` as a floating array of the same shape.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.identity(jnp.array([-2.0, 0.5], dtype=jnp.float32))
+      Array([-2. ,  0.5], dtype=float32)
+    """
+    return _v.as_float_array(x, "identity")
+
+
+def _identity_dx(x: Array) -> Array:
+    return jnp.ones_like(x)
+
+
+def step(x: ArrayLike) -> Array:
+    r"""Heaviside step function.
+
+    .. math::
+
+       f(x) = \begin{cases} 1 & x > 0 \\ 0 & x \le 0 \end{cases},
+       \qquad f'(x) = 0.
+
+    Seed 002 states this reversed (0 above the threshold, 1 below); this is the
+    standard form. The derivative is 0 everywhere it exists and jaxact also
+    uses 0 at ``x = 0``, so ``jax.grad`` of a loss through ``step`` is exactly 0
+    (claim C10: the step function is not trainable by gradient descent).
+    NaN maps to 0 (``NaN > 0`` is false).
+
+    Args:
+      x: input array.
+
+    Returns:
+      An array of 0s and 1s, of ``x``'s shape and floating dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.step(jnp.array([-1.0, 0.0, 3.0], dtype=jnp.float32))
+      Array([0., 0., 1.], dtype=float32)
+
+    References:
+      McCulloch & Pitts (1943); Rosenblatt (1958), the perceptron.
+    """
+    x = _v.as_float_array(x, "step")
+    return _indicator(x > 0, x)
+
+
+def _step_dx(x: Array) -> Array:
+    return jnp.zeros_like(x)
+
+
+def threshold(x: ArrayLike, *, threshold: ArrayLike, value: ArrayLike) -> Array:
+    r"""Threshold: pass ``x`` above ``threshold``, replace it by ``value`` otherwise.
+
+    .. math::
+
+       f(x) = \begin{cases} x & x > \theta \\ v & x \le \theta \end{cases}
+
+    Derivatives: :math:`f'(x) = 1` for :math:`x > \theta` and 0 at or below it
+    (left derivative at the jump), :math:`\partial f/\partial v = 1` for
+    :math:`x \le \theta` and 0 above, :math:`\partial f/\partial\theta = 0`
+    (almost everywhere: the jump at :math:`x = \theta` is not represented).
+    NaN inputs map to ``value``. As in ``torch.nn.Threshold``.
+
+    Args:
+      x: input array.
+      threshold: :math:`\theta \ge 0` (a non-negative number or an array that
+        broadcasts against ``x``). A concrete negative value raises
+        ``ValueError``; a bool or string raises ``TypeError``.
+      value: :math:`v`, the replacement value (broadcasts against ``x``).
+
+    Returns:
+      An array of the broadcast shape of ``x``, ``threshold`` and ``value``,
+      with ``x``'s floating dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.threshold(jnp.array([-1.0, 0.5, 2.0], dtype=jnp.float32), threshold=1.0, value=-5.0)
+      Array([-5., -5.,  2.], dtype=float32)
+    """
+    x, theta, v = _prepare("threshold", x, threshold=threshold, value=value)
+    return jnp.where(x > theta, x, v)
+
+
+def _threshold_dx(x: Array, theta: Array, v: Array) -> Array:
+    return _indicator(x > theta, x)
+
+
+def _threshold_dthreshold(x: Array, theta: Array, v: Array) -> Array:
+    return jnp.zeros_like(x)
+
+
+def _threshold_dvalue(x: Array, theta: Array, v: Array) -> Array:
+    return 1 - _indicator(x > theta, x)
+
+
+# ----------------------------------------------------------------------------
+# sigmoid, tanh, softplus, log_sigmoid, softsign
+# ----------------------------------------------------------------------------
+
+
+def _sigmoid_f(x: Array) -> Array:
+    return lax.logistic(x)
+
+
+def _sigmoid_dx(x: Array) -> Array:
+    # sigma(x) * sigma(-x) = sigma(x)(1 - sigma(x)), without the cancellation of
+    # 1 - sigma(x) for large x (keeps relative accuracy in the tails).
+    return lax.logistic(x) * lax.logistic(-x)
+
+
+_sigmoid = _closed_form_jvp(_sigmoid_f, _sigmoid_dx)
+
+
+def sigmoid(x: ArrayLike) -> Array:
+    r"""Logistic sigmoid.
+
+    .. math::
+
+       \sigma(x) = \frac{1}{1 + e^{-x}}, \qquad
+       \sigma'(x) = \sigma(x)\,(1 - \sigma(x)) = \sigma(x)\,\sigma(-x).
+
+    :math:`\sigma'` peaks at 0.25 at ``x = 0`` (seed 001 writes 0.025; it is
+    0.25). The value uses ``lax.logistic`` and the derivative is the closed form
+    :math:`\sigma(x)\sigma(-x)`, finite at :math:`\pm 10^4` where the naive
+    ``1 / (1 + exp(-x))`` has a NaN gradient (``inf / inf``).
+
+    Args:
+      x: input array.
+
+    Returns:
+      :math:`\sigma(x)`, in :math:`(0, 1)` (rounding reaches 0 and 1).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.sigmoid(jnp.array([0.0], dtype=jnp.float32))
+      Array([0.5], dtype=float32)
+
+    References:
+      Rumelhart, Hinton & Williams (1986), Learning representations by
+      back-propagating errors, Nature 323.
+    """
+    return _sigmoid(_v.as_float_array(x, "sigmoid"))
+
+
+def tanh(x: ArrayLike) -> Array:
+    r"""Hyperbolic tangent.
+
+    .. math::
+
+       \tanh x = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}, \qquad
+       \tanh'(x) = 1 - \tanh^2 x.
+
+    Seed 000 writes :math:`(1 - e^{-x})/(1 + e^{-x})`, which is
+    :math:`\tanh(x/2)`. ``jnp.tanh`` is stable and its autodiff already is
+    :math:`1 - \tanh^2 x`, so no custom rule is needed.
+
+    Args:
+      x: input array.
+
+    Returns:
+      :math:`\tanh x`, in :math:`(-1, 1)`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.tanh(jnp.array([0.0], dtype=jnp.float32))
+      Array([0.], dtype=float32)
+
+    References:
+      LeCun, Bottou, Orr & Müller (1998), Efficient BackProp.
+    """
+    return jnp.tanh(_v.as_float_array(x, "tanh"))
+
+
+def _tanh_dx(x: Array) -> Array:
+    t = jnp.tanh(x)
+    return (1 - t) * (1 + t)
+
+
+def _softplus_f(x: Array) -> Array:
+    # log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}): no overflow, NaN propagates.
+    return jnp.maximum(x, 0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+
+
+def _softplus_dx(x: Array) -> Array:
+    return lax.logistic(x)
+
+
+_softplus = _closed_form_jvp(_softplus_f, _softplus_dx)
+
+
+def softplus(x: ArrayLike) -> Array:
+    r"""Softplus, a smooth ReLU.
+
+    .. math::
+
+       f(x) = \log(1 + e^{x}), \qquad f'(x) = \sigma(x).
+
+    Computed as :math:`\max(x, 0) + \log(1 + e^{-|x|})`; the derivative is the
+    closed form :math:`\sigma(x)`, finite at :math:`\pm 10^4` where autodiff of
+    ``log(1 + exp(x))`` gives NaN.
+
+    Args:
+      x: input array.
+
+    Returns:
+      :math:`f(x) > 0`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.softplus(jnp.array([-1e4, 1e4], dtype=jnp.float32))
+      Array([    0., 10000.], dtype=float32)
+
+    References:
+      Dugas, Bengio, Bélisle, Nadeau & Garcia (2001), Incorporating
+      second-order functional knowledge for better option pricing, NeurIPS.
+    """
+    return _softplus(_v.as_float_array(x, "softplus"))
+
+
+def _log_sigmoid_f(x: Array) -> Array:
+    return -_softplus_f(-x)
+
+
+def _log_sigmoid_dx(x: Array) -> Array:
+    return lax.logistic(-x)
+
+
+_log_sigmoid = _closed_form_jvp(_log_sigmoid_f, _log_sigmoid_dx)
+
+
+def log_sigmoid(x: ArrayLike) -> Array:
+    r"""Logarithm of the sigmoid.
+
+    .. math::
+
+       f(x) = \log \sigma(x) = -\log(1 + e^{-x}), \qquad f'(x) = \sigma(-x).
+
+    Computed as :math:`-\operatorname{softplus}(-x)`; finite values and
+    derivatives at :math:`\pm 10^4`, where ``log(sigmoid(x))`` is ``-inf``.
+
+    Args:
+      x: input array.
+
+    Returns:
+      :math:`f(x) < 0`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.log_sigmoid(jnp.array([-1e4], dtype=jnp.float32))
+      Array([-10000.], dtype=float32)
+
+    References:
+      ``jax.nn.log_sigmoid``; the log-likelihood of logistic regression.
+    """
+    return _log_sigmoid(_v.as_float_array(x, "log_sigmoid"))
+
+
+def _softsign_f(x: Array) -> Array:
+    return x / (1 + jnp.abs(x))
+
+
+def _softsign_dx(x: Array) -> Array:
+    r = 1 / (1 + jnp.abs(x))
+    return r * r  # not (1 + |x|)^-2: the square of 1 + |x| overflows first
+
+
+_softsign = _closed_form_jvp(_softsign_f, _softsign_dx)
+
+
+def softsign(x: ArrayLike) -> Array:
+    r"""Softsign.
+
+    .. math::
+
+       f(x) = \frac{x}{1 + |x|}, \qquad f'(x) = \frac{1}{(1 + |x|)^2}.
+
+    The closed-form derivative avoids the cancellation of autodiff's
+    :math:`1/(1+|x|) - |x|/(1+|x|)^2` for large :math:`|x|`.
+
+    Args:
+      x: input array.
+
+    Returns:
+      :math:`f(x) \in (-1, 1)`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.softsign(jnp.array([-1.0, 3.0], dtype=jnp.float32))
+      Array([-0.5 ,  0.75], dtype=float32)
+
+    References:
+      Glorot & Bengio (2010), Understanding the difficulty of training deep
+      feedforward neural networks, AISTATS.
+    """
+    return _softsign(_v.as_float_array(x, "softsign"))
+
+
+# ----------------------------------------------------------------------------
+# Piecewise-linear: relu, leaky_relu / prelu, relu6, hard_tanh, hard_sigmoid
+# ----------------------------------------------------------------------------
+
+
+def _relu_f(x: Array) -> Array:
+    return jnp.maximum(x, 0)
+
+
+def _relu_dx(x: Array) -> Array:
+    return _indicator(x > 0, x)
+
+
+_relu = _closed_form_jvp(_relu_f, _relu_dx)
+
+
+def relu(x: ArrayLike) -> Array:
+    r"""Rectified linear unit.
+
+    .. math::
+
+       f(x) = \max(0, x), \qquad
+       f'(x) = \begin{cases} 1 & x > 0 \\ 0 & x \le 0 \end{cases}.
+
+    Kink convention: :math:`f'(0) = 0`, the left derivative (seed 000; also
+    ``jax.nn.relu``'s choice).
+
+    Args:
+      x: input array.
+
+    Returns:
+      :math:`\max(0, x)`; NaN propagates.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.relu(jnp.array([-1.0, 0.0, 2.0], dtype=jnp.float32))
+      Array([0., 0., 2.], dtype=float32)
+
+    References:
+      Nair & Hinton (2010), Rectified linear units improve restricted Boltzmann
+      machines, ICML; Glorot, Bordes & Bengio (2011), Deep sparse rectifier
+      neural networks, AISTATS.
+    """
+    return _relu(_v.as_float_array(x, "relu"))
+
+
+def _leaky_relu_f(x: Array, alpha: Array) -> Array:
+    return jnp.where(x > 0, x, alpha * x)
+
+
+def _leaky_relu_dx(x: Array, alpha: Array) -> Array:
+    return jnp.where(x > 0, jnp.ones_like(x), alpha)
+
+
+def _leaky_relu_dalpha(x: Array, alpha: Array) -> Array:
+    return jnp.where(x > 0, jnp.zeros_like(x), x)
+
+
+_leaky_relu = _closed_form_jvp(_leaky_relu_f, _leaky_relu_dx, _leaky_relu_dalpha)
+
+
+def leaky_relu(x: ArrayLike, *, alpha: ArrayLike = 0.01) -> Array:
+    r"""Leaky ReLU with a fixed negative slope.
+
+    .. math::
+
+       f(x) = \max(0, x) + \alpha \min(0, x), \qquad
+       f'(x) = \begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}, \qquad
+       \frac{\partial f}{\partial \alpha} = \min(0, x).
+
+    Kink convention: :math:`f'(0) = \alpha` (left derivative). Same function as
+    :func:`prelu`, with the small fixed slope of Maas et al. as default.
+
+    Args:
+      x: input array.
+      alpha: negative-side slope; a number or an array broadcasting against
+        ``x`` (e.g. per channel).
+
+    Returns:
+      :math:`f(x)`, of the broadcast shape and ``x``'s dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.leaky_relu(jnp.array([-2.0, 3.0], dtype=jnp.float32), alpha=0.5)
+      Array([-1.,  3.], dtype=float32)
+
+    References:
+      Maas, Hannun & Ng (2013), Rectifier nonlinearities improve neural network
+      acoustic models, ICML workshop.
+    """
+    return _leaky_relu(*_prepare("leaky_relu", x, alpha=alpha))
+
+
+def prelu(x: ArrayLike, *, alpha: ArrayLike = 0.25) -> Array:
+    r"""Parametric ReLU: leaky ReLU whose slope :math:`\alpha` is learned.
+
+    .. math::
+
+       f(x) = \max(0, x) + \alpha \min(0, x), \qquad
+       f'(x) = \begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}, \qquad
+       \frac{\partial f}{\partial \alpha} = \min(0, x).
+
+    Kink convention: :math:`f'(0) = \alpha` (left derivative). Pass ``alpha``
+    as a traced array (shared, or per channel of shape ``(C,)`` against ``x``
+    of shape ``(..., C)``) and ``jax.grad`` returns
+    :math:`\sum \partial f/\partial\alpha` over the broadcast dimensions; the
+    default 0.25 is He et al.'s initial value.
+
+    Args:
+      x: input array.
+      alpha: negative-side slope, a number or an array broadcasting against ``x``.
+
+    Returns:
+      :math:`f(x)`, of the broadcast shape and ``x``'s dtype.
+
+    Examples:
+      >>> import jax
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> x = jnp.array([-2.0, -1.0, 3.0], dtype=jnp.float32)
+      >>> jax.grad(lambda a: jaxact.prelu(x, alpha=a).sum())(jnp.float32(0.25))
+      Array(-3., dtype=float32)
+
+    References:
+      He, Zhang, Ren & Sun (2015), Delving deep into rectifiers, ICCV,
+      arXiv:1502.01852.
+    """
+    return _leaky_relu(*_prepare("prelu", x, alpha=alpha))
+
+
+def _relu6_f(x: Array) -> Array:
+    return jnp.minimum(jnp.maximum(x, 0), 6)
+
+
+def _relu6_dx(x: Array) -> Array:
+    return _indicator((x > 0) & (x <= 6), x)
+
+
+_relu6 = _closed_form_jvp(_relu6_f, _relu6_dx)
+
+
+def relu6(x: ArrayLike) -> Array:
+    r"""ReLU capped at 6.
+
+    .. math::
+
+       f(x) = \min(\max(0, x), 6), \qquad f'(x) = \mathbb{1}[0 < x \le 6].
+
+    Kink convention: left derivatives, :math:`f'(0) = 0` and :math:`f'(6) = 1`
+    (``jax.nn.relu6`` uses 0 at both kinks).
+
+    Args:
+      x: input array.
+
+    Returns:
+      :math:`f(x) \in [0, 6]`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.relu6(jnp.array([-1.0, 3.0, 9.0], dtype=jnp.float32))
+      Array([0., 3., 6.], dtype=float32)
+
+    References:
+      Krizhevsky (2010), Convolutional deep belief networks on CIFAR-10.
+    """
+    return _relu6(_v.as_float_array(x, "relu6"))
+
+
+def _hard_tanh_f(x: Array) -> Array:
+    return jnp.minimum(jnp.maximum(x, -1), 1)
+
+
+def _hard_tanh_dx(x: Array) -> Array:
+    return _indicator((x > -1) & (x <= 1), x)
+
+
+_hard_tanh = _closed_form_jvp(_hard_tanh_f, _hard_tanh_dx)
+
+
+def hard_tanh(x: ArrayLike) -> Array:
+    r"""Hard tanh: the identity clipped to :math:`[-1, 1]`.
+
+    .. math::
+
+       f(x) = \max(-1, \min(1, x)), \qquad f'(x) = \mathbb{1}[-1 < x \le 1].
+
+    Kink convention: left derivatives, :math:`f'(-1) = 0`, :math:`f'(1) = 1`.
+
+    Args:
+      x: input array.
+
+    Returns:
+      :math:`f(x) \in [-1, 1]`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.hard_tanh(jnp.array([-3.0, 0.5, 2.0], dtype=jnp.float32))
+      Array([-1. ,  0.5,  1. ], dtype=float32)
+
+    References:
+      Collobert et al. (2011), Natural language processing (almost) from
+      scratch, JMLR.
+    """
+    return _hard_tanh(_v.as_float_array(x, "hard_tanh"))
+
+
+def _hard_sigmoid_f(x: Array) -> Array:
+    return _relu6_f(x + 3) / 6
+
+
+def _hard_sigmoid_dx(x: Array) -> Array:
+    return _relu6_dx(x + 3) / 6
+
+
+_hard_sigmoid = _closed_form_jvp(_hard_sigmoid_f, _hard_sigmoid_dx)
+
+
+def hard_sigmoid(x: ArrayLike) -> Array:
+    r"""Hard sigmoid, with ``jax.nn``'s definition :math:`\operatorname{relu6}(x+3)/6`.
+
+    .. math::
+
+       f(x) = \frac{\min(\max(0, x + 3), 6)}{6}, \qquad
+       f'(x) = \tfrac{1}{6}\,\mathbb{1}[-3 < x \le 3].
+
+    This is the definition of ``jax.nn.hard_sigmoid`` (and of MobileNetV3);
+    other libraries use slope 0.2 (Keras 2) or 1/4. Kink convention: left
+    derivatives, :math:`f'(-3) = 0`, :math:`f'(3) = 1/6`.
+
+    Args:
+      x: input array.
+
+    Returns:
+      :math:`f(x) \in [0, 1]`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.hard_sigmoid(jnp.array([-4.0, 0.0, 4.0], dtype=jnp.float32))
+      Array([0. , 0.5, 1. ], dtype=float32)
+
+    References:
+      Howard et al. (2019), Searching for MobileNetV3, arXiv:1905.02244;
+      ``jax.nn.hard_sigmoid``.
+    """
+    return _hard_sigmoid(_v.as_float_array(x, "hard_sigmoid"))
+
+
+# ----------------------------------------------------------------------------
+# Exponential family: elu, celu, selu, parametric_selu
+# ----------------------------------------------------------------------------
+
+
+def _elu_f(x: Array, alpha: Array) -> Array:
+    # exp only ever sees min(x, 0) <= 0: no e^{+1e4} = inf in the unused branch.
+    return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0)))
+
+
+def _elu_dx(x: Array, alpha: Array) -> Array:
+    return jnp.where(x > 0, jnp.ones_like(x), alpha * jnp.exp(jnp.minimum(x, 0)))
+
+
+def _elu_dalpha(x: Array, alpha: Array) -> Array:
+    return jnp.where(x > 0, jnp.zeros_like(x), jnp.expm1(jnp.minimum(x, 0)))
+
+
+_elu = _closed_form_jvp(_elu_f, _elu_dx, _elu_dalpha)
+
+
+def elu(x: ArrayLike, *, alpha: ArrayLike = 1.0) -> Array:
+    r"""Exponential linear unit.
+
+    .. math::
+
+       f(x) = \begin{cases} x & x > 0 \\ \alpha (e^{x} - 1) & x \le 0 \end{cases},
+       \quad
+       f'(x) = \begin{cases} 1 & x > 0 \\ \alpha e^{x} & x \le 0 \end{cases},
+       \quad
+       \frac{\partial f}{\partial \alpha} = \begin{cases} 0 & x > 0 \\ e^{x} - 1 & x \le 0 \end{cases}.
+
+    Kink convention: :math:`f'(0) = \alpha` (left derivative; with the default
+    :math:`\alpha = 1` ELU is continuously differentiable). The exponential
+    only sees :math:`\min(x, 0)`, so values and derivatives are finite at
+    :math:`x = +10^4`, where autodiff of ``jnp.where(x > 0, x, alpha *
+    (jnp.exp(x) - 1))`` returns NaN (``inf * 0`` in the unused branch).
+
+    Args:
+      x: input array.
+      alpha: saturation value :math:`-\alpha` of the negative side; a number or
+        an array broadcasting against ``x``.
+
+    Returns:
+      :math:`f(x)`, of the broadcast shape and ``x``'s dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.elu(jnp.array([-1e4, 0.0, 2.0], dtype=jnp.float32), alpha=2.0)
+      Array([-2.,  0.,  2.], dtype=float32)
+
+    References:
+      Clevert, Unterthiner & Hochreiter (2016), Fast and accurate deep network
+      learning by exponential linear units (ELUs), ICLR, arXiv:1511.07289.
+    """
+    return _elu(*_prepare("elu", x, alpha=alpha))
+
+
+def _celu_z(x: Array, alpha: Array) -> Array:
+    # x/alpha on the negative side, floored at -100: e^{-100} < 4e-44 changes no
+    # value beyond rounding, and the floor keeps z * e^z finite when x/alpha
+    # overflows (float16 with alpha < 1).
+    return jnp.maximum(jnp.minimum(x, 0) / alpha, -100)
+
+
+def _celu_f(x: Array, alpha: Array) -> Array:
+    return jnp.where(x > 0, x, alpha * jnp.expm1(_celu_z(x, alpha)))
+
+
+def _celu_dx(x: Array, alpha: Array) -> Array:
+    return jnp.where(x > 0, jnp.ones_like(x), jnp.exp(_celu_z(x, alpha)))
+
+
+def _celu_dalpha(x: Array, alpha: Array) -> Array:
+    z = _celu_z(x, alpha)
+    return jnp.where(x > 0, jnp.zeros_like(x), jnp.expm1(z) - z * jnp.exp(z))
+
+
+_celu = _closed_form_jvp(_celu_f, _celu_dx, _celu_dalpha)
+
+
+def celu(x: ArrayLike, *, alpha: ArrayLike = 1.0) -> Array:
+    r"""Continuously differentiable exponential linear unit.
+
+    .. math::
+
+       f(x) = \max(0, x) + \min\bigl(0, \alpha (e^{x/\alpha} - 1)\bigr),
+
+    .. math::
+
+       f'(x) = \begin{cases} 1 & x > 0 \\ e^{x/\alpha} & x \le 0 \end{cases},
+       \qquad
+       \frac{\partial f}{\partial \alpha} = \begin{cases} 0 & x > 0 \\
+       e^{x/\alpha} - 1 - \frac{x}{\alpha} e^{x/\alpha} & x \le 0 \end{cases}.
+
+    :math:`f'` is continuous for every :math:`\alpha > 0` (both one-sided
+    derivatives are 1 at 0).
+
+    Args:
+      x: input array.
+      alpha: :math:`\alpha > 0` (a concrete non-positive value raises
+        ``ValueError``); a number or an array broadcasting against ``x``.
+
+    Returns:
+      :math:`f(x)`, of the broadcast shape and ``x``'s dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.celu(jnp.array([-1e4, 2.0], dtype=jnp.float32), alpha=0.5)
+      Array([-0.5,  2. ], dtype=float32)
+
+    References:
+      Barron (2017), Continuously differentiable exponential linear units,
+      arXiv:1704.07483.
+    """
+    return _celu(*_prepare("celu", x, alpha=alpha))
+
+
+def _parametric_selu_f(x: Array, scale: Array, alpha: Array) -> Array:
+    return scale * _elu_f(x, alpha)
+
+
+def _parametric_selu_dx(x: Array, scale: Array, alpha: Array) -> Array:
+    return scale * _elu_dx(x, alpha)
+
+
+def _parametric_selu_dscale(x: Array, scale: Array, alpha: Array) -> Array:
+    return _elu_f(x, alpha)
+
+
+def _parametric_selu_dalpha(x: Array, scale: Array, alpha: Array) -> Array:
+    return scale * _elu_dalpha(x, alpha)
+
+
+_parametric_selu = _closed_form_jvp(
+    _parametric_selu_f, _parametric_selu_dx, _parametric_selu_dscale, _parametric_selu_dalpha
+)
+
+
+def parametric_selu(
+    x: ArrayLike, *, scale: ArrayLike = SELU_SCALE, alpha: ArrayLike = SELU_ALPHA
+) -> Array:
+    r"""SELU with learnable :math:`\lambda` (``scale``) and :math:`\alpha`.
+
+    .. math::
+
+       f(x) = \lambda \begin{cases} x & x > 0 \\ \alpha (e^{x} - 1) & x \le 0 \end{cases},
+
+    .. math::
+
+       f'(x) = \lambda \begin{cases} 1 & x > 0 \\ \alpha e^{x} & x \le 0 \end{cases},
+       \quad
+       \frac{\partial f}{\partial \lambda} = \frac{f(x)}{\lambda},
+       \quad
+       \frac{\partial f}{\partial \alpha} = \lambda \begin{cases} 0 & x > 0 \\ e^{x} - 1 & x \le 0 \end{cases}.
+
+    Seed 001 says SELU trains two values; the SELU paper fixes them (that is
+    :func:`selu`). This function offers the trainable variant, initialised at
+    the paper's constants. Kink convention: :math:`f'(0) = \lambda\alpha`
+    (left derivative).
+
+    Args:
+      x: input array.
+      scale: :math:`\lambda > 0`; a concrete non-positive value raises
+        ``ValueError`` (traced values are not checked).
+      alpha: :math:`\alpha`; numbers or arrays broadcasting against ``x``.
+
+    Returns:
+      :math:`f(x)`, of the broadcast shape and ``x``'s dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.parametric_selu(jnp.array([-1e4, 1.0], dtype=jnp.float32), scale=2.0, alpha=0.5)
+      Array([-1.,  2.], dtype=float32)
+
+    References:
+      Klambauer, Unterthiner, Mayr & Hochreiter (2017), Self-normalizing neural
+      networks, NeurIPS, arXiv:1706.02515.
+    """
+    return _parametric_selu(*_prepare("parametric_selu", x, scale=scale, alpha=alpha))
+
+
+def _selu_f(x: Array) -> Array:
+    return _parametric_selu_f(x, _const(SELU_SCALE, x), _const(SELU_ALPHA, x))
+
+
+def _selu_dx(x: Array) -> Array:
+    return _parametric_selu_dx(x, _const(SELU_SCALE, x), _const(SELU_ALPHA, x))
+
+
+_selu = _closed_form_jvp(_selu_f, _selu_dx)
+
+
+def selu(x: ArrayLike) -> Array:
+    r"""Scaled exponential linear unit with the paper's fixed constants.
+
+    .. math::
+
+       f(x) = \lambda \begin{cases} x & x > 0 \\ \alpha (e^{x} - 1) & x \le 0 \end{cases},
+       \qquad
+       f'(x) = \lambda \begin{cases} 1 & x > 0 \\ \alpha e^{x} & x \le 0 \end{cases},
+
+    with :math:`\lambda = 1.0507009873554805` and
+    :math:`\alpha = 1.6732632423543772`, the constants for which zero mean and
+    unit variance is a fixed point of a LeCun-normal layer (claim C7). Kink
+    convention: :math:`f'(0) = \lambda\alpha` (left derivative). The value at
+    ``+finfo.max`` overflows to ``inf`` because :math:`\lambda > 1`.
+
+    Args:
+      x: input array.
+
+    Returns:
+      :math:`f(x) > -\lambda\alpha \approx -1.7581`.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.selu(jnp.array([0.0, 1.0], dtype=jnp.float32))
+      Array([0.      , 1.050701], dtype=float32)
+
+    References:
+      Klambauer, Unterthiner, Mayr & Hochreiter (2017), Self-normalizing neural
+      networks, NeurIPS, arXiv:1706.02515.
+    """
+    return _selu(_v.as_float_array(x, "selu"))
+
+
+# ----------------------------------------------------------------------------
+# Gated: swish / silu, mish, gelu
+# ----------------------------------------------------------------------------
+
+
+def _swish_f(x: Array, beta: Array) -> Array:
+    return x * lax.logistic(beta * x)
+
+
+def _swish_parts(x: Array, beta: Array) -> tuple[Array, Array, Array]:
+    t = beta * x
+    s = lax.logistic(t)
+    return t, s, s * lax.logistic(-t)  # t, sigma(t), sigma'(t)
+
+
+def _swish_dx(x: Array, beta: Array) -> Array:
+    t, s, ds = _swish_parts(x, beta)
+    # beta*x can overflow to inf (float16, bfloat16) exactly where sigma'(t) = 0.
+    return s + _zero_if_inf(t) * ds
+
+
+def _swish_dbeta(x: Array, beta: Array) -> Array:
+    _, _, ds = _swish_parts(x, beta)
+    return x * (x * ds)  # not x**2 * ds: x**2 overflows where ds is already 0
+
+
+_swish = _closed_form_jvp(_swish_f, _swish_dx, _swish_dbeta)
+
+
+def swish(x: ArrayLike, *, beta: ArrayLike = 1.0) -> Array:
+    r"""Swish with a (learnable) temperature :math:`\beta`.
+
+    .. math::
+
+       f(x) = x\,\sigma(\beta x),
+
+    .. math::
+
+       f'(x) = \sigma(\beta x) + \beta x\,\sigma'(\beta x), \qquad
+       \frac{\partial f}{\partial \beta} = x^2\,\sigma'(\beta x), \qquad
+       \sigma'(t) = \sigma(t)\,\sigma(-t).
+
+    ``beta = 1`` is :func:`silu`; :math:`\beta \to \infty` approaches ReLU and
+    :math:`\beta = 0` gives :math:`x/2`. The closed forms stay finite for large
+    :math:`\beta x`, where :math:`\beta x` itself may overflow.
+
+    Args:
+      x: input array.
+      beta: :math:`\beta`, a number or an array broadcasting against ``x``.
+
+    Returns:
+      :math:`f(x)`, of the broadcast shape and ``x``'s dtype.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.swish(jnp.array([0.0, 1e4], dtype=jnp.float32), beta=2.0)
+      Array([    0., 10000.], dtype=float32)
+
+    References:
+      Ramachandran, Zoph & Le (2017), Searching for activation functions,
+      arXiv:1710.05941.
+    """
+    return _swish(*_prepare("swish", x, beta=beta))
+
+
+def _silu_f(x: Array) -> Array:
+    return _swish_f(x, _const(1, x))
+
+
+def _silu_dx(x: Array) -> Array:
+    return _swish_dx(x, _const(1, x))
+
+
+_silu = _closed_form_jvp(_silu_f, _silu_dx)
+
+
+def silu(x: ArrayLike) -> Array:
+    r"""Sigmoid-weighted linear unit, :math:`x\,\sigma(x)` (swish with :math:`\beta = 1`).
+
+    .. math::
+
+       f(x) = x\,\sigma(x), \qquad f'(x) = \sigma(x)\,\bigl(1 + x\,(1 - \sigma(x))\bigr).
+
+    Args:
+      x: input array.
+
+    Returns:
+      :math:`f(x) \ge -0.27846` (minimum at :math:`x \approx -1.27846`).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.silu(jnp.array([0.0, 1e4], dtype=jnp.float32))
+      Array([    0., 10000.], dtype=float32)
+
+    References:
+      Elfwing, Uchibe & Doya (2018), Sigmoid-weighted linear units for neural
+      network function approximation in reinforcement learning, Neural
+      Networks, arXiv:1702.03118; Hendrycks & Gimpel (2016).
+    """
+    return _silu(_v.as_float_array(x, "silu"))
+
+
+def _mish_f(x: Array) -> Array:
+    return x * jnp.tanh(_softplus_f(x))
+
+
+def _mish_dx(x: Array) -> Array:
+    t = jnp.tanh(_softplus_f(x))
+    # x * sigma(x) first: it is finite (or exactly 0) where sech^2 underflows to 0.
+    return t + (x * lax.logistic(x)) * ((1 - t) * (1 + t))
+
+
+_mish = _closed_form_jvp(_mish_f, _mish_dx)
+
+
+def mish(x: ArrayLike) -> Array:
+    r"""Mish.
+
+    .. math::
+
+       f(x) = x \tanh(\operatorname{softplus}(x)), \qquad
+       f'(x) = \tanh(\operatorname{softplus}(x))
+             + x\,\sigma(x)\,\operatorname{sech}^2(\operatorname{softplus}(x)).
+
+    Args:
+      x: input array.
+
+    Returns:
+      :math:`f(x) \ge -0.30884` (minimum at :math:`x \approx -1.19243`).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.mish(jnp.array([0.0, 1e4], dtype=jnp.float32))
+      Array([    0., 10000.], dtype=float32)
+
+    References:
+      Misra (2019), Mish: a self regularized non-monotonic activation function,
+      arXiv:1908.08681.
+    """
+    return _mish(_v.as_float_array(x, "mish"))
+
+
+def _gelu_f(x: Array) -> Array:
+    # x * Phi(x) with Phi(x) = erfc(-x / sqrt 2) / 2: no cancellation for x << 0.
+    return x * (lax.erfc(-x * _const(1 / np.sqrt(2), x)) / 2)
+
+
+def _gelu_dx(x: Array) -> Array:
+    cdf = lax.erfc(-x * _const(1 / np.sqrt(2), x)) / 2
+    pdf = jnp.exp(-(x * x) / 2) * _const(1 / np.sqrt(2 * np.pi), x)  # x*x = inf gives 0
+    return cdf + x * pdf
+
+
+_gelu = _closed_form_jvp(_gelu_f, _gelu_dx)
+
+_GELU_C = np.sqrt(2 / np.pi)
+_GELU_A = 0.044715
+
+
+def _gelu_tanh_f(x: Array) -> Array:
+    u = _const(_GELU_C, x) * (x + _const(_GELU_A, x) * (x * x * x))
+    return x * (1 + jnp.tanh(u)) / 2
+
+
+def _gelu_tanh_dx(x: Array) -> Array:
+    c, a = _const(_GELU_C, x), _const(_GELU_A, x)
+    t = jnp.tanh(c * (x + a * (x * x * x)))
+    # For |x| > 20, u > 300 and (1 - t)(1 + t) is exactly 0 in every dtype; the
+    # clamp keeps the polynomial factor finite there (x**2 overflows float16).
+    xc = jnp.clip(x, -20, 20)
+    return (1 + t) / 2 + (xc / 2) * ((1 - t) * (1 + t)) * (c * (1 + 3 * a * (xc * xc)))
+
+
+_gelu_tanh = _closed_form_jvp(_gelu_tanh_f, _gelu_tanh_dx)
+
+
+def gelu(x: ArrayLike, *, approximate: bool = False) -> Array:
+    r"""Gaussian error linear unit, exact or tanh-approximated.
+
+    Exact (``approximate=False``, the default, like ``torch.nn.GELU``):
+
+    .. math::
+
+       f(x) = x\,\Phi(x), \qquad f'(x) = \Phi(x) + x\,\varphi(x),
+
+    with :math:`\Phi`, :math:`\varphi` the standard normal CDF and density.
+    Approximate (``approximate=True``):
+
+    .. math::
+
+       f(x) = \tfrac{x}{2}\bigl(1 + \tanh u\bigr), \quad
+       u = \sqrt{2/\pi}\,(x + 0.044715\,x^3), \quad
+       f'(x) = \tfrac{1}{2}(1 + \tanh u) + \tfrac{x}{2}\,(1 - \tanh^2 u)\,
+               \sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\,x^2).
+
+    Note ``jax.nn.gelu`` defaults to ``approximate=True``. The closed forms are
+    finite at ``±finfo.max`` in float16, where autodiff of the approximation
+    gives NaN (:math:`x^2` overflows while :math:`1 - \tanh^2 u = 0`).
+
+    Args:
+      x: input array.
+      approximate: a Python bool choosing the tanh approximation.
+
+    Returns:
+      :math:`f(x) \ge -0.16997` (exact; minimum at :math:`x \approx -0.75179`).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.gelu(jnp.array([0.0, 1e4], dtype=jnp.float32))
+      Array([    0., 10000.], dtype=float32)
+
+    References:
+      Hendrycks & Gimpel (2016), Gaussian error linear units (GELUs),
+      arXiv:1606.08415.
+    """
+    approximate = _v.check_bool(approximate, "approximate", "gelu")
+    x = _v.as_float_array(x, "gelu")
+    return _gelu_tanh(x) if approximate else _gelu(x)
+
+
+# ----------------------------------------------------------------------------
+# Non-elementwise: maxout and the softmax family (closed form = J(x) v)
+# ----------------------------------------------------------------------------
+
+
+def _maxout_groups(x: Array, num_pieces: int, axis: int) -> Array:
+    """Split ``axis`` (size n*k) into (n, k): consecutive groups of ``num_pieces``."""
+    n = x.shape[axis] // num_pieces
+    return x.reshape(x.shape[:axis] + (n, num_pieces) + x.shape[axis + 1 :])
+
+
+def _maxout_f(x: Array, num_pieces: int, axis: int) -> Array:
+    return jnp.max(_maxout_groups(x, num_pieces, axis), axis=axis + 1)
+
+
+def _maxout_jvp(x: Array, v: Array, num_pieces: int, axis: int) -> Array:
+    groups = _maxout_groups(x, num_pieces, axis)
+    winner = jnp.argmax(groups, axis=axis + 1, keepdims=True)  # first maximiser
+    picked = jnp.take_along_axis(_maxout_groups(v, num_pieces, axis), winner, axis=axis + 1)
+    return jnp.squeeze(picked, axis=axis + 1)
+
+
+_maxout = jax.custom_jvp(_maxout_f, nondiff_argnums=(1, 2))
+
+
+@_maxout.defjvp
+def _maxout_rule(num_pieces, axis, primals, tangents):
+    (x,), (v,) = primals, tangents
+    return _maxout_f(x, num_pieces, axis), _maxout_jvp(x, v, num_pieces, axis)
+
+
+def _maxout_args(x: ArrayLike, num_pieces: int, axis: int, fn: str = "maxout"):
+    x = _v.as_float_array(x, fn)
+    num_pieces = _v.check_int(num_pieces, "num_pieces", fn, minimum=1)
+    if x.ndim == 0:
+        raise ValueError(f"jaxact.{fn}: `x` must have at least one dimension, got a scalar.")
+    axis = _v.check_axis(axis, x.ndim, fn)
+    if x.shape[axis] % num_pieces:
+        raise ValueError(
+            f"jaxact.{fn}: the size {x.shape[axis]} of `x` along `axis` {axis} is not "
+            f"divisible by `num_pieces` {num_pieces}."
+        )
+    return x, num_pieces, axis
+
+
+def maxout(x: ArrayLike, *, num_pieces: int, axis: int = -1) -> Array:
+    r"""Maxout: the maximum over consecutive groups of ``num_pieces`` entries.
+
+    .. math::
+
+       f(x)_i = \max_{0 \le j < k} x_{ik + j}, \qquad
+       (J(x)\,v)_i = v_{ik + j^*_i}, \quad j^*_i = \text{first } \arg\max_j x_{ik + j}.
+
+    An axis of size :math:`n k` becomes :math:`n`. Fed with :math:`k` affine
+    maps of the same input laid out consecutively (``jaxact.linen.Maxout``), this
+    is the maxout unit of Goodfellow et al. The derivative routes the whole
+    tangent to the winning piece; on ties the first maximiser wins (a valid
+    subgradient, like ``relu'(0) = 0``).
+
+    Args:
+      x: input array with at least one dimension.
+      num_pieces: :math:`k \ge 1`, an int dividing ``x.shape[axis]``.
+      axis: the axis holding the pieces.
+
+    Returns:
+      An array with ``x.shape[axis] // num_pieces`` entries along ``axis``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.maxout(jnp.array([1.0, 5.0, -2.0, -3.0], dtype=jnp.float32), num_pieces=2)
+      Array([ 5., -2.], dtype=float32)
+
+    References:
+      Goodfellow, Warde-Farley, Mirza, Courville & Bengio (2013), Maxout
+      networks, ICML, arXiv:1302.4389.
+    """
+    x, num_pieces, axis = _maxout_args(x, num_pieces, axis)
+    return _maxout(x, num_pieces, axis)
+
+
+def _axis_args(x: ArrayLike, axis: int, fn: str) -> tuple[Array, int]:
+    x = _v.as_float_array(x, fn)
+    if x.ndim == 0:
+        raise ValueError(f"jaxact.{fn}: `x` must have at least one dimension, got a scalar.")
+    return x, _v.check_axis(axis, x.ndim, fn)
+
+
+def _shifted(x: Array, axis: int) -> Array:
+    """``x - max(x)`` along ``axis`` (the max replaced by 0 where it is not finite)."""
+    m = jnp.max(x, axis=axis, keepdims=True)
+    return x - jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
+
+
+def _softmax_f(x: Array, axis: int) -> Array:
+    e = jnp.exp(_shifted(x, axis))
+    return e / jnp.sum(e, axis=axis, keepdims=True)
+
+
+def _softmax_jvp(x: Array, v: Array, axis: int) -> Array:
+    s = _softmax_f(x, axis)
+    return s * (v - jnp.sum(s * v, axis=axis, keepdims=True))
+
+
+_softmax = jax.custom_jvp(_softmax_f, nondiff_argnums=(1,))
+
+
+@_softmax.defjvp
+def _softmax_rule(axis, primals, tangents):
+    (x,), (v,) = primals, tangents
+    return _softmax_f(x, axis), _softmax_jvp(x, v, axis)
+
+
+def softmax(x: ArrayLike, *, axis: int = -1) -> Array:
+    r"""Softmax along ``axis``, with the maximum subtracted first.
+
+    .. math::
+
+       f(x)_i = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}}, \quad m = \max_j x_j,
+       \qquad J(x)\,v = f(x) \odot \bigl(v - \langle f(x), v\rangle\bigr).
+
+    Subtracting :math:`m` changes nothing mathematically and keeps
+    :math:`e^{x}` from overflowing on large logits (seed 003, claim C13).
+
+    Args:
+      x: input array with at least one dimension.
+      axis: an int, the axis to normalise over.
+
+    Returns:
+      Probabilities along ``axis`` (in :math:`[0, 1]`, summing to 1).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.softmax(jnp.array([1e4, 1e4], dtype=jnp.float32))
+      Array([0.5, 0.5], dtype=float32)
+
+    References:
+      Bridle (1990), Probabilistic interpretation of feedforward classification
+      network outputs, with relationships to statistical pattern recognition.
+    """
+    return _softmax(*_axis_args(x, axis, "softmax"))
+
+
+def _softmin_f(x: Array, axis: int) -> Array:
+    return _softmax_f(-x, axis)
+
+
+def _softmin_jvp(x: Array, v: Array, axis: int) -> Array:
+    return _softmax_jvp(-x, -v, axis)  # softmin(x) = softmax(-x), chain rule
+
+
+_softmin = jax.custom_jvp(_softmin_f, nondiff_argnums=(1,))
+
+
+@_softmin.defjvp
+def _softmin_rule(axis, primals, tangents):
+    (x,), (v,) = primals, tangents
+    return _softmin_f(x, axis), _softmin_jvp(x, v, axis)
+
+
+def softmin(x: ArrayLike, *, axis: int = -1) -> Array:
+    r"""Softmin along ``axis``: the softmax of :math:`-x`.
+
+    .. math::
+
+       f(x)_i = \frac{e^{-x_i}}{\sum_j e^{-x_j}}, \qquad
+       J(x)\,v = -f(x) \odot \bigl(v - \langle f(x), v\rangle\bigr).
+
+    Args:
+      x: input array with at least one dimension.
+      axis: an int, the axis to normalise over.
+
+    Returns:
+      Probabilities along ``axis``, largest for the smallest input.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.softmin(jnp.array([0.0, 1e4], dtype=jnp.float32))
+      Array([1., 0.], dtype=float32)
+
+    References:
+      ``torch.nn.Softmin``.
+    """
+    return _softmin(*_axis_args(x, axis, "softmin"))
+
+
+def _log_softmax_f(x: Array, axis: int) -> Array:
+    shifted = _shifted(x, axis)
+    return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
+
+
+def _log_softmax_jvp(x: Array, v: Array, axis: int) -> Array:
+    return v - jnp.sum(_softmax_f(x, axis) * v, axis=axis, keepdims=True)
+
+
+_log_softmax = jax.custom_jvp(_log_softmax_f, nondiff_argnums=(1,))
+
+
+@_log_softmax.defjvp
+def _log_softmax_rule(axis, primals, tangents):
+    (x,), (v,) = primals, tangents
+    return _log_softmax_f(x, axis), _log_softmax_jvp(x, v, axis)
+
+
+def log_softmax(x: ArrayLike, *, axis: int = -1) -> Array:
+    r"""Logarithm of the softmax, computed without forming the softmax.
+
+    .. math::
+
+       f(x)_i = x_i - m - \log \sum_j e^{x_j - m}, \quad m = \max_j x_j,
+       \qquad J(x)\,v = v - \langle \operatorname{softmax}(x), v\rangle.
+
+    Finite on logits of :math:`\pm 10^4`, where ``log(softmax(x))`` is ``-inf``.
+
+    Args:
+      x: input array with at least one dimension.
+      axis: an int, the axis to normalise over.
+
+    Returns:
+      Log-probabilities along ``axis`` (:math:`\le 0`).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> import jaxact
+      >>> jaxact.log_softmax(jnp.array([1e4, -1e4], dtype=jnp.float32))
+      Array([     0., -20000.], dtype=float32)
+
+    References:
+      Bridle (1990); the log-likelihood of multinomial logistic regression.
+    """
+    return _log_softmax(*_axis_args(x, axis, "log_softmax"))

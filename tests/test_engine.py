@@ -1,0 +1,182 @@
+"""The training engine: vmapped runs equal separate runs, sharding, compile-once, resume, divergence."""
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import data, engine
+from jaxact import linen
+
+
+@pytest.fixture(scope="module")
+def xor():
+    return data.load("xor", seed=0)
+
+
+def _setup(**kw):
+    base = dict(
+        model=linen.MLP((16, 2), "prelu", learnable=True),
+        steps=60,
+        batch_size=32,
+        optimizer="adam",
+        eval_every=10,
+        chunk_evals=2,
+    )
+    base.update(kw)
+    return engine.Setup(**base)
+
+
+class CompileCounter:
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            self.count += 1
+
+    def __enter__(self):
+        jax.monitoring.register_event_duration_secs_listener(self)
+        return self
+
+    def __exit__(self, *exc):
+        jax.monitoring.unregister_event_duration_listener(self)
+
+
+def _run(trainer, seeds, **kw):
+    return trainer.run(trainer.init(seeds, **kw))
+
+
+def test_vmapped_runs_equal_separate_runs(xor):
+    trainer = engine.Trainer(_setup(), xor)
+    seeds, alphas = [0, 1, 2], [0.05, 0.25, 0.7]
+    together = _run(trainer, seeds, learning_rate=1e-2, values={"alpha": alphas})
+    for i, (seed, alpha) in enumerate(zip(seeds, alphas, strict=True)):
+        alone = _run(trainer, [seed], learning_rate=1e-2, values={"alpha": [alpha]})
+        for name in ("test_accuracy", "train_loss", "alpha"):
+            np.testing.assert_allclose(
+                together.history[name][i], alone.history[name][0], rtol=2e-5, atol=1e-6
+            )
+        jax.tree.map(
+            lambda a, b, i=i: np.testing.assert_allclose(a[i], b[0], rtol=2e-5, atol=1e-6),
+            together.params(),
+            alone.params(),
+        )
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_sharded_over_devices_equals_one_device(xor, n):
+    if len(jax.devices()) < n:
+        pytest.skip(f"needs {n} devices")
+    kw = dict(learning_rate=1e-2, values={"alpha": [0.1, 0.2, 0.3, 0.4, 0.5]})
+    one = _run(engine.Trainer(_setup(), xor, devices=jax.devices()[:1]), range(5), **kw)
+    many_trainer = engine.Trainer(_setup(), xor, devices=jax.devices()[:n])
+    many = _run(many_trainer, range(5), **kw)
+    assert many.arrays["diverged"].shape[0] == many_trainer.padded(5)
+    assert many.history["test_accuracy"].shape == one.history["test_accuracy"].shape == (5, 7)
+    for name in one.history:
+        np.testing.assert_allclose(many.history[name], one.history[name], rtol=2e-5, atol=1e-6)
+
+
+def test_changing_swept_values_does_not_recompile(xor):
+    trainer = engine.Trainer(_setup(), xor)
+    _run(trainer, [0, 1], learning_rate=1e-2, values={"alpha": [0.1, 0.2]})
+    with CompileCounter() as counter:
+        state = _run(trainer, [5, 6], learning_rate=[3e-3, 1e-1], values={"alpha": [0.9, 0.0]})
+    assert counter.count == 0
+    assert state.step == 60
+
+
+def test_interrupted_and_resumed_equals_uninterrupted(xor, tmp_path):
+    trainer = engine.Trainer(_setup(), xor)
+    kw = dict(learning_rate=1e-2, values={"alpha": [0.1, 0.6]})
+    full = _run(trainer, [0, 1], **kw)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_first_chunk(state):
+        raise Killed
+
+    ckpt = tmp_path / "ckpt.npz"
+    with pytest.raises(Killed):
+        trainer.run(trainer.init([0, 1], **kw), checkpoint=ckpt, on_chunk=kill_after_first_chunk)
+    fresh = engine.Trainer(_setup(), xor)  # as a new process would
+    restored = fresh.restore(ckpt, fresh.init([0, 1], **kw))
+    assert restored.step == fresh.setup.steps_per_chunk == 20
+    resumed = fresh.run(restored)
+    for name in full.history:
+        np.testing.assert_array_equal(resumed.history[name], full.history[name])
+    jax.tree.map(np.testing.assert_array_equal, resumed.params(), full.params())
+
+
+def test_diverging_run_is_flagged_and_leaves_others_identical(xor):
+    trainer = engine.Trainer(_setup(optimizer="sgd"), xor)
+    calm = _run(trainer, [0, 1, 2], learning_rate=[0.1, 0.1, 0.1])
+    wild = _run(trainer, [0, 1, 2], learning_rate=[0.1, 1e38, 0.1])
+    assert wild.final()["diverged"].tolist() == [False, True, False]
+    assert not calm.final()["diverged"].any()
+    for i in (0, 2):
+        for name in ("test_accuracy", "train_loss", "alpha"):
+            np.testing.assert_array_equal(wild.history[name][i], calm.history[name][i])
+    # The diverged run stopped updating: its parameters stay finite.
+    assert all(np.isfinite(leaf[1]).all() for leaf in jax.tree.leaves(wild.params()))
+
+
+def test_frozen_parameter_stays_and_learnable_one_moves(xor):
+    learn = _run(engine.Trainer(_setup(), xor), [0], learning_rate=1e-2, values={"alpha": [0.3]})
+    fixed = _run(
+        engine.Trainer(_setup(frozen=("alpha",)), xor),
+        [0],
+        learning_rate=1e-2,
+        values={"alpha": [0.3]},
+    )
+    np.testing.assert_allclose(fixed.history["alpha"][0], 0.3, rtol=1e-6)
+    assert np.abs(learn.history["alpha"][0, -1] - 0.3).max() > 1e-3
+    np.testing.assert_allclose(learn.history["alpha"][0, 0], 0.3, rtol=1e-6)
+
+
+def test_epoch_sampling_visits_every_sample_once_per_epoch(xor):
+    trainer = engine.Trainer(_setup(sampling="epoch", batch_size=100), xor)
+    per_epoch = xor.num_train // 100
+    key = jax.random.key(3)
+    idx = np.concatenate([np.asarray(trainer._batch_indices(key, s)) for s in range(per_epoch)])
+    assert len(set(idx.tolist())) == idx.size == per_epoch * 100
+    nxt = np.asarray(trainer._batch_indices(key, per_epoch))
+    assert not np.array_equal(nxt, idx[:100])
+
+
+def test_history_starts_at_step_zero_and_records_steps(xor):
+    state = _run(engine.Trainer(_setup(), xor), [0])
+    np.testing.assert_array_equal(state.history["step"][0], np.arange(0, 70, 10))
+    assert np.isnan(state.history["batch_loss"][0, 0])
+    assert np.isfinite(state.history["batch_loss"][0, 1:]).all()
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(steps=0), "steps must be a positive integer"),
+        (dict(eval_every=7), "eval_every"),
+        (dict(optimizer="adagrad9"), "optimizer must be one of"),
+        (dict(loss="hinge"), "loss must be one of"),
+        (dict(sampling="stratified"), "sampling must be one of"),
+        (dict(chunk_evals=4), "chunk_evals"),
+    ],
+)
+def test_setup_rejects_bad_values(kw, match):
+    with pytest.raises(ValueError, match=match):
+        _setup(**kw)
+
+
+def test_trainer_rejects_bad_runs(xor):
+    with pytest.raises(ValueError, match="batch_size"):
+        engine.Trainer(_setup(batch_size=10_000), xor)
+    trainer = engine.Trainer(_setup(), xor)
+    with pytest.raises(ValueError, match="does not have"):
+        trainer.init([0], values={"beta": 1.0})
+    with pytest.raises(ValueError, match="one value per run"):
+        trainer.init([0, 1], values={"alpha": [0.1, 0.2, 0.3]})
+    with pytest.raises(ValueError, match="seeds"):
+        trainer.init([])
+    with pytest.raises(ValueError, match="finite"):
+        trainer.init([0], learning_rate=float("nan"))
