@@ -528,20 +528,64 @@ class Trainer:
         atomic_write(path, lambda f: np.savez(f, **payload))
 
     def restore(self, path: str | os.PathLike, like: State) -> State:
-        """Reads a checkpoint written by :meth:`save` for runs shaped like ``like``."""
-        with np.load(path) as z:
-            leaves, treedef = jax.tree.flatten(like.arrays)
-            arrays = jax.tree.unflatten(
-                treedef,
-                [
-                    self._global(z[f"leaf_{i}"].astype(x.dtype), x.sharding)
-                    for i, x in enumerate(leaves)
-                ],
-            )
-            history = {k[len("history_") :]: z[k] for k in z.files if k.startswith("history_")}
-            return State(
-                step=int(z["step"]), arrays=arrays, history=history, num_runs=int(z["num_runs"])
-            )
+        """Reads a checkpoint written by :meth:`save` for runs shaped like ``like``.
+
+        With several processes, process 0 reads the file and sends its
+        contents to the others, so only process 0 needs to see it.
+        """
+        leaves, treedef = jax.tree.flatten(like.arrays)
+        payload = None
+        if jax.process_index() == 0:
+            with np.load(path) as z:
+                payload = {k: z[k] for k in z.files}
+        if jax.process_count() > 1:
+            payload = _broadcast_checkpoint(payload, leaves, like, self.setup)
+        arrays = jax.tree.unflatten(
+            treedef,
+            [
+                self._global(payload[f"leaf_{i}"].astype(x.dtype), x.sharding)
+                for i, x in enumerate(leaves)
+            ],
+        )
+        history = {k[len("history_") :]: v for k, v in payload.items() if k.startswith("history_")}
+        return State(
+            step=int(payload["step"]),
+            arrays=arrays,
+            history=history,
+            num_runs=int(payload["num_runs"]),
+        )
+
+
+def from_process_0(value: Any) -> Any:
+    """``value`` as process 0 has it, on every process (a no-op for one process).
+
+    Decisions taken from files (resume or not, refuse a config) are made by
+    process 0, which alone reads and writes the output directory.
+    """
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils
+
+    return jax.tree.map(
+        lambda x: x.item() if np.ndim(x) == 0 else x,
+        multihost_utils.broadcast_one_to_all(jax.tree.map(np.asarray, value)),
+    )
+
+
+def _broadcast_checkpoint(payload, leaves, like: State, setup: Setup) -> dict:
+    """Process 0's checkpoint contents on every process."""
+    step = int(from_process_0(int(payload["step"]) if payload is not None else 0))
+    n_hist = step // setup.eval_every + 1
+    template = {f"leaf_{i}": np.zeros(x.shape, x.dtype) for i, x in enumerate(leaves)}
+    for k, v in like.history.items():
+        template[f"history_{k}"] = np.zeros((v.shape[0], n_hist) + v.shape[2:], v.dtype)
+    template["step"] = np.asarray(step)
+    template["num_runs"] = np.asarray(like.num_runs)
+    if payload is not None:
+        template = {k: np.asarray(payload[k]).astype(v.dtype) for k, v in template.items()}
+    from jax.experimental import multihost_utils
+
+    return {k: np.asarray(v) for k, v in multihost_utils.broadcast_one_to_all(template).items()}
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> None:

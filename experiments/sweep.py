@@ -111,7 +111,7 @@ def _layers(text):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from experiments import data, engine
+    from experiments import data, engine, multihost
 
     p = _Parser(
         prog=PROG,
@@ -199,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace an existing output directory whose config differs",
     )
     o.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    multihost.add_flags(p)
     return p
 
 
@@ -470,10 +471,21 @@ class _CompileTimer:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from experiments import multihost
+
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        multihost.check_flags(args)
         config = resolve(args)
+    except (UsageError, ValueError) as e:
+        return _usage_error(e)
+    try:
+        multihost.initialize(args)  # before any other JAX call
+    except multihost.CoordinatorUnreachable as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    try:
         from experiments import data as data_mod
 
         ds = data_mod.load(config["dataset"], data_dir=args.data_dir)
@@ -483,9 +495,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"training set ({ds.num_train} samples)"
             )
     except (UsageError, FileNotFoundError, ValueError) as e:
-        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
+        return _usage_error(e)
     return run(config, ds, Path(args.out), overwrite=args.overwrite, quiet=args.quiet)
+
+
+def _usage_error(e: Exception) -> int:
+    print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
+    return 2
 
 
 def run(
@@ -497,26 +513,33 @@ def run(
     quiet: bool = False,
     stop_after_chunks: int | None = None,
 ) -> int:
-    """Runs (or resumes) the sweep ``config`` into ``out``; returns an exit status."""
+    """Runs (or resumes) the sweep ``config`` into ``out``; returns an exit status.
+
+    With several processes every process calls this; process 0 alone reads
+    and writes ``out`` and tells the others what it found.
+    """
     import jax
 
     from experiments import engine
 
     cfg_path, ckpt = out / "config.json", out / "checkpoint.npz"
-    if cfg_path.exists():
+    main_process = jax.process_index() == 0
+    refuse = False
+    if main_process and cfg_path.exists() and not overwrite:
         try:
             previous = json.loads(cfg_path.read_text()).get("sweep")
         except (OSError, ValueError):
             previous = None
-        if previous != config:
-            if not overwrite:
-                print(
-                    f"{PROG}: error: {out} holds a sweep with a different config; "
-                    "pass --overwrite to replace it or choose another --out",
-                    file=sys.stderr,
-                )
-                return 2
-    if overwrite:
+        refuse = previous != config
+    if engine.from_process_0(refuse):
+        if main_process:
+            print(
+                f"{PROG}: error: {out} holds a sweep with a different config; "
+                "pass --overwrite to replace it or choose another --out",
+                file=sys.stderr,
+            )
+        return 2
+    if overwrite and main_process:
         for name in OUTPUT_FILES:
             (out / name).unlink(missing_ok=True)
 
@@ -527,7 +550,7 @@ def run(
     values, seeds = runs_of(config)
     state = trainer.init(seeds, learning_rate=config["lr"], values={config["param"]: values})
     resumed_from = 0
-    if ckpt.exists():
+    if engine.from_process_0(main_process and ckpt.exists()):
         state = trainer.restore(ckpt, state)
         resumed_from = state.step
     meta = {
@@ -542,11 +565,11 @@ def run(
         "padded_runs": trainer.padded(state.num_runs),
         "steps_per_chunk": setup.steps_per_chunk,
     }
-    if jax.process_index() == 0:
+    if main_process:
         out.mkdir(parents=True, exist_ok=True)
         _write_json(cfg_path, meta)
 
-    report = _progress(quiet or jax.process_index() != 0, config["steps"], t0)
+    report = _progress(quiet or not main_process, config["steps"], t0)
     chunks = 0
 
     def on_chunk(s):
@@ -563,7 +586,7 @@ def run(
     state = trainer.run(state, checkpoint=ckpt, on_chunk=on_chunk)
     wall = time.perf_counter() - t0
     timer.close()
-    if jax.process_index() != 0:
+    if not main_process:
         return 0
     rows = write_outputs(out, config, state)
     meta["timing"] = {

@@ -134,7 +134,6 @@ class Activation(nn.Module):
         _mc.check_fixed(_mc.lookup(self.activation), self.params)
         super().__post_init__()
 
-    @nn.compact
     def __call__(self, x: ArrayLike) -> jax.Array:
         return _mc.lookup(self.activation).fn(x, **dict(self.params))
 
@@ -151,6 +150,12 @@ class _Learnable(nn.Module):
 
     def _spec(self) -> tuple[str, dict[str, Any], _Items, dict[str, str | None]]:
         raise NotImplementedError
+
+    def __post_init__(self) -> None:
+        # Checks constraint names and constrained initial values at construction.
+        activation, init, _, constraints = self._spec()
+        _mc.resolve_init(_mc.lookup(activation), tuple(init), tuple(init.items()), constraints)
+        super().__post_init__()
 
     @nn.compact
     def __call__(self, x: ArrayLike) -> jax.Array:
@@ -238,9 +243,6 @@ class LearnableActivation(_Learnable):
                 f"params: {sorted(both)} are learnable here; give their initial values "
                 "in init_values instead."
             )
-        _mc.resolve_init(
-            record, names, self.init_values, _mc.resolve_constraints(names, self.constraint)
-        )
         super().__post_init__()
 
     def _spec(self) -> tuple[str, dict[str, Any], _Items, dict[str, str | None]]:
@@ -283,10 +285,6 @@ class PReLU(_Learnable):
     channelwise: bool = False
     constraint: str | None = None
 
-    def __post_init__(self) -> None:
-        _mc.resolve_constraints(("alpha",), self.constraint)
-        super().__post_init__()
-
     def _spec(self) -> tuple[str, dict[str, Any], _Items, dict[str, str | None]]:
         c = _mc.resolve_constraints(("alpha",), self.constraint)
         return "prelu", {"alpha": self.alpha_init}, (), c
@@ -322,10 +320,6 @@ class Swish(_Learnable):
     _: dataclasses.KW_ONLY
     channelwise: bool = False
     constraint: str | None = None
-
-    def __post_init__(self) -> None:
-        _mc.resolve_constraints(("beta",), self.constraint)
-        super().__post_init__()
 
     def _spec(self) -> tuple[str, dict[str, Any], _Items, dict[str, str | None]]:
         c = _mc.resolve_constraints(("beta",), self.constraint)
@@ -363,10 +357,6 @@ class ELU(_Learnable):
     _: dataclasses.KW_ONLY
     channelwise: bool = False
     constraint: str | None = None
-
-    def __post_init__(self) -> None:
-        _mc.resolve_constraints(("alpha",), self.constraint)
-        super().__post_init__()
 
     def _spec(self) -> tuple[str, dict[str, Any], _Items, dict[str, str | None]]:
         c = _mc.resolve_constraints(("alpha",), self.constraint)
@@ -417,7 +407,6 @@ class ParametricSELU(_Learnable):
     def __post_init__(self) -> None:
         if not isinstance(self.constraint, (str, type(None))):
             _set(self, "constraint", _mc.as_items(self.constraint, arg="constraint"))
-        _mc.resolve_constraints(("scale", "alpha"), self.constraint)
         super().__post_init__()
 
     def _spec(self) -> tuple[str, dict[str, Any], _Items, dict[str, str | None]]:
@@ -463,9 +452,9 @@ class Maxout(nn.Module):
     Examples:
       >>> import jax, jax.numpy as jnp
       >>> from jaxact import linen
-      >>> v = linen.Maxout(4, num_pieces=3).init(jax.random.key(0), jnp.ones((2, 5)))
+      >>> v = linen.Maxout(4, num_pieces=3).init(jax.random.key(0), jnp.ones((2, 6)))
       >>> v["params"]["dense"]["kernel"].shape, v["params"]["dense"]["bias"].shape
-      ((5, 12), (12,))
+      ((6, 12), (12,))
 
     References:
       Goodfellow, Warde-Farley, Mirza, Courville, Bengio. Maxout Networks. ICML 2013.
@@ -542,10 +531,10 @@ class MLP(nn.Module):
       >>> import jax, jax.numpy as jnp
       >>> from jaxact import linen
       >>> mlp = linen.MLP((8, 8, 1), "prelu", learnable=True)
-      >>> v = mlp.init(jax.random.key(0), jnp.ones((4, 3)))
+      >>> v = mlp.init(jax.random.key(0), jnp.ones((4, 6)))
       >>> sorted(v["params"])
       ['act_0', 'act_1', 'dense_0', 'dense_1', 'dense_2']
-      >>> mlp.apply(v, jnp.ones((4, 3))).shape
+      >>> mlp.apply(v, jnp.ones((4, 6))).shape
       (4, 1)
     """
 
@@ -629,7 +618,7 @@ def activation_params(params: Any) -> dict[str, list[jax.Array]]:
     Examples:
       >>> import jax, jax.numpy as jnp
       >>> from jaxact import linen
-      >>> v = linen.MLP((4, 4, 1), "prelu", learnable=True).init(jax.random.key(0), jnp.ones(2))
+      >>> v = linen.MLP((8, 8, 1), "prelu", learnable=True).init(jax.random.key(0), jnp.ones(6))
       >>> linen.activation_params(v["params"])
       {'alpha': [Array(0.25, dtype=float32), Array(0.25, dtype=float32)]}
     """

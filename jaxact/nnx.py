@@ -45,15 +45,14 @@ __all__ = [
 ]
 
 
+_ZEROS = nnx.initializers.zeros_init()
+
+
 def _store_fixed(items: tuple[tuple[str, Any], ...]) -> Any:
     """Fixed parameter values: static when they are Python values, pytree data when arrays."""
     if any(isinstance(v, (jax.Array, np.ndarray)) for _, v in items):
         return nnx.data(dict(items))
     return items
-
-
-def _fixed_kwargs(fixed: Any) -> dict[str, Any]:
-    return dict(fixed) if not isinstance(fixed, Mapping) else dict(fixed.items())
 
 
 class Activation(nnx.Module):
@@ -89,7 +88,7 @@ class Activation(nnx.Module):
         self.params = _store_fixed(items)
 
     def __call__(self, x: ArrayLike) -> jax.Array:
-        return _mc.lookup(self.activation).fn(x, **_fixed_kwargs(self.params))
+        return _mc.lookup(self.activation).fn(x, **dict(self.params))
 
 
 class LearnableActivation(nnx.Module):
@@ -197,7 +196,7 @@ class LearnableActivation(nnx.Module):
         values = {
             n: _mc.as_operand(v, x, self.channelwise) for n, v in self.parameter_values().items()
         }
-        return _mc.lookup(self.activation).fn(x, **_fixed_kwargs(self.params), **values)
+        return _mc.lookup(self.activation).fn(x, **dict(self.params), **values)
 
 
 class PReLU(LearnableActivation):
@@ -371,9 +370,7 @@ class ParametricSELU(LearnableActivation):
         num_features: int | None = None,
         constraint: str | Mapping[str, str | None] | None = None,
     ) -> None:
-        init = {
-            k: v for k, v in (("scale", scale_init), ("alpha", alpha_init)) if v is not None
-        }
+        init = {k: v for k, v in (("scale", scale_init), ("alpha", alpha_init)) if v is not None}
         super().__init__(
             "parametric_selu",
             learnable=("scale", "alpha"),
@@ -416,9 +413,9 @@ class Maxout(nnx.Module):
       >>> import jax.numpy as jnp
       >>> from flax import nnx as fnnx
       >>> from jaxact import nnx
-      >>> layer = nnx.Maxout(5, 4, num_pieces=3, rngs=fnnx.Rngs(0))
-      >>> layer.dense.kernel.shape, layer(jnp.ones((2, 5))).shape
-      ((5, 12), (2, 4))
+      >>> layer = nnx.Maxout(6, 4, num_pieces=3, rngs=fnnx.Rngs(0))
+      >>> layer.dense.kernel.shape, layer(jnp.ones((2, 6))).shape
+      ((6, 12), (2, 4))
 
     References:
       Goodfellow, Warde-Farley, Mirza, Courville, Bengio. Maxout Networks. ICML 2013.
@@ -433,7 +430,7 @@ class Maxout(nnx.Module):
         rngs: nnx.Rngs,
         use_bias: bool = True,
         kernel_init: str | Callable[..., jax.Array] = "lecun_normal",
-        bias_init: Callable[..., jax.Array] = nnx.initializers.zeros_init(),
+        bias_init: Callable[..., jax.Array] = _ZEROS,
     ) -> None:
         in_features = _mc.check_positive_int(in_features, arg="in_features")
         features = _mc.check_positive_int(features, arg="features")
@@ -490,8 +487,8 @@ class MLP(nnx.Module):
       >>> import jax.numpy as jnp
       >>> from flax import nnx as fnnx
       >>> from jaxact import nnx
-      >>> mlp = nnx.MLP((8, 1), "swish", in_features=3, learnable=True, rngs=fnnx.Rngs(0))
-      >>> mlp(jnp.ones((4, 3))).shape, mlp.act_0.beta[...]
+      >>> mlp = nnx.MLP((8, 1), "swish", in_features=6, learnable=True, rngs=fnnx.Rngs(0))
+      >>> mlp(jnp.ones((4, 6))).shape, mlp.act_0.beta[...]
       ((4, 1), Array(1., dtype=float32))
     """
 
@@ -531,7 +528,11 @@ class MLP(nnx.Module):
         last = len(sizes) - 1
         for i, size in enumerate(sizes[:-1]):
             if record.name == "maxout":
-                setattr(self, f"maxout_{i}", Maxout(width, size, num_pieces, kernel_init=kinit, rngs=rngs))
+                setattr(
+                    self,
+                    f"maxout_{i}",
+                    Maxout(width, size, num_pieces, kernel_init=kinit, rngs=rngs),
+                )
                 order.append(f"maxout_{i}")
             else:
                 setattr(self, f"dense_{i}", nnx.Linear(width, size, kernel_init=kinit, rngs=rngs))

@@ -1075,7 +1075,7 @@ _GELU_A = 0.044715
 
 def _gelu_tanh_f(x: Array) -> Array:
     u = _const(_GELU_C, x) * (x + _const(_GELU_A, x) * (x * x * x))
-    return x * (1 + jnp.tanh(u)) / 2
+    return x * ((1 + jnp.tanh(u)) / 2)  # not (x * (1 + tanh u)) / 2: 2x overflows at finfo.max
 
 
 def _gelu_tanh_dx(x: Array) -> Array:

@@ -19,7 +19,9 @@ import numpy as np
 from jaxact import initializers
 
 #: Constraint name -> (raw -> value, value -> raw). The stored leaf is ``raw``.
-_CONSTRAINTS: dict[str, tuple[Callable[[jax.Array], jax.Array], Callable[[jax.Array], jax.Array]]] = {
+_CONSTRAINTS: dict[
+    str, tuple[Callable[[jax.Array], jax.Array], Callable[[jax.Array], jax.Array]]
+] = {
     "positive": (
         jax.nn.softplus,
         # Inverse of softplus, stable for small and large v: v + log(1 - e^-v).
@@ -45,8 +47,7 @@ def lookup(name: Any, *, arg: str = "activation") -> Any:
         return jaxact.get(name)
     except (KeyError, ValueError, LookupError) as e:
         raise ValueError(
-            f"{arg}: unknown activation {name!r}; expected one of "
-            f"{', '.join(jaxact.names())}."
+            f"{arg}: unknown activation {name!r}; expected one of {', '.join(jaxact.names())}."
         ) from e
 
 
@@ -72,7 +73,9 @@ def as_items(mapping: Mapping[str, Any] | tuple | None, *, arg: str) -> tuple[tu
     ):
         items = mapping
     else:
-        raise ValueError(f"{arg}: expected a mapping from parameter name to value, got {mapping!r}.")
+        raise ValueError(
+            f"{arg}: expected a mapping from parameter name to value, got {mapping!r}."
+        )
     for k, _ in items:
         if not isinstance(k, str):
             raise ValueError(f"{arg}: parameter names must be str, got {k!r}.")
@@ -128,9 +131,7 @@ def resolve_constraints(
         items = dict(as_items(constraint, arg=arg))
         for k in items:
             if k not in names:
-                raise ValueError(
-                    f"{arg}: {k!r} is not one of the learnable parameters {names!r}."
-                )
+                raise ValueError(f"{arg}: {k!r} is not one of the learnable parameters {names!r}.")
         out = {n: items.get(n) for n in names}
     for n, c in out.items():
         if c is not None and c not in _CONSTRAINTS:
@@ -153,9 +154,7 @@ def resolve_init(
     given = dict(init_values)
     for k in given:
         if k not in names:
-            raise ValueError(
-                f"{arg}: {k!r} is not one of the learnable parameters {names!r}."
-            )
+            raise ValueError(f"{arg}: {k!r} is not one of the learnable parameters {names!r}.")
     out = {n: given.get(n, record.params[n]) for n in names}
     for n, v in out.items():
         if constraints.get(n) == "positive" and isinstance(v, numbers.Real) and not v > 0:
@@ -197,7 +196,9 @@ def expected_shape(x: jax.Array, channelwise: bool) -> tuple[int, ...]:
     if not channelwise:
         return ()
     if x.ndim == 0:
-        raise ValueError("x: channelwise=True needs an input with a feature (last) axis, got a scalar.")
+        raise ValueError(
+            "x: channelwise=True needs an input with a feature (last) axis, got a scalar."
+        )
     return (x.shape[-1],)
 
 
@@ -209,10 +210,14 @@ def check_positive_int(value: Any, *, arg: str) -> int:
 
 def check_layer_sizes(layer_sizes: Any, *, arg: str = "layer_sizes") -> tuple[int, ...]:
     if isinstance(layer_sizes, (int, str)) or not hasattr(layer_sizes, "__iter__"):
-        raise ValueError(f"{arg}: expected a non-empty sequence of layer widths, got {layer_sizes!r}.")
+        raise ValueError(
+            f"{arg}: expected a non-empty sequence of layer widths, got {layer_sizes!r}."
+        )
     sizes = tuple(layer_sizes)
     if not sizes:
-        raise ValueError(f"{arg}: expected a non-empty sequence of layer widths, got {layer_sizes!r}.")
+        raise ValueError(
+            f"{arg}: expected a non-empty sequence of layer widths, got {layer_sizes!r}."
+        )
     return tuple(check_positive_int(s, arg=arg) for s in sizes)
 
 
@@ -280,6 +285,4 @@ def check_mlp(
 
 def natural_key(path: tuple[str, ...]) -> tuple:
     """Sort key so that ``act_2`` comes before ``act_10``."""
-    return tuple(
-        tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p)) for p in path
-    )
+    return tuple(tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p)) for p in path)
