@@ -11,4 +11,9 @@ if _flag not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" {_flag}=4").strip()
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-collect_ignore = ["experiments"]
+import importlib.util
+
+# Doctests of modules whose optional dependency is absent are not collected.
+collect_ignore = []
+if importlib.util.find_spec("torch") is None:
+    collect_ignore.append("experiments/bench_torch.py")

@@ -190,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="XLA host devices for the engine's variants on CPU (default: CPU cores)",
     )
+    p.add_argument(
+        "--torch-threads",
+        type=_positive_int("--torch-threads"),
+        default=None,
+        help="torch.set_num_threads for the PyTorch baselines (default: PyTorch's own)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     a = p.add_argument_group("activations")
     a.add_argument(
@@ -252,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="render the docs page from bench.json and print the README table",
     )
     d.add_argument("--docs", default=str(DEFAULT_DOCS), help="docs page written by --write-docs")
+    d.add_argument(
+        "--from-json",
+        default=None,
+        help="measure nothing: report (and with --write-docs, render) an existing bench.json",
+    )
     return p
 
 
@@ -266,6 +277,7 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
         "quick": quick,
         "parts": [p for p in ("activations", "sweep", "scaling") if p not in args.skip],
         "torch": not args.skip_torch,
+        "torch_threads": args.torch_threads,
         "devices": args.devices or os.cpu_count() or 1,
         "size_log2": pick(args.size_log2, 24, 12),
         "dtypes": list(pick(args.dtypes, DTYPES, ("float32",))),
@@ -432,14 +444,12 @@ def worker_activations(cfg: dict) -> dict:
         g = jax.random.normal(jax.random.key(1), shape, jnp.float32).astype(dt)
         for name in cfg["activations"]:
             fa, fb = _pair_fns(name)
-            diff = float(
-                jnp.max(jnp.abs(fa(x).astype(jnp.float32) - fb(x).astype(jnp.float32)))
-            )
+            diff = float(jnp.max(jnp.abs(fa(x).astype(jnp.float32) - fb(x).astype(jnp.float32))))
 
             def fwd_bwd(f):
-                def run(x, g):
-                    y, vjp = jax.vjp(f, x)
-                    return y, vjp(g)[0]
+                def run(inputs, cotangents):
+                    y, vjp = jax.vjp(f, inputs)
+                    return y, vjp(cotangents)[0]
 
                 return jax.jit(run)
 
@@ -449,8 +459,10 @@ def worker_activations(cfg: dict) -> dict:
             }
             for mode, (ja, jb, args, passes) in modes.items():
                 best = _time_best(
-                    {"jaxact": lambda ja=ja, args=args: ja(*args),
-                     "jax.nn": lambda jb=jb, args=args: jb(*args)},
+                    {
+                        "jaxact": lambda ja=ja, args=args: ja(*args),
+                        "jax.nn": lambda jb=jb, args=args: jb(*args),
+                    },
                     cfg["repeats"],
                 )
                 nbytes = passes * n * dt.itemsize
@@ -634,6 +646,8 @@ def _torch_worker(train_name: str) -> Callable[[dict], dict]:
 
         from experiments import bench_torch, data
 
+        if cfg["torch_threads"] is not None:
+            torch.set_num_threads(cfg["torch_threads"])
         ds = data.load(cfg["dataset"])
         host = {
             "x_train": np.asarray(ds.x_train),
@@ -704,8 +718,15 @@ def run_worker(name: str, cfg: dict, *, devices: int | None) -> dict:
         cfg_path.write_text(json.dumps(cfg))
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "experiments.bench", "_worker", name, str(cfg_path),
-             str(result_path)],
+            [
+                sys.executable,
+                "-m",
+                "experiments.bench",
+                "_worker",
+                name,
+                str(cfg_path),
+                str(result_path),
+            ],
             env=_worker_env(devices),
             cwd=ROOT,
             capture_output=True,
@@ -769,7 +790,7 @@ def run(cfg: dict, argv: Sequence[str], *, quiet: bool = False) -> dict:
     devices = cfg["devices"]
     result: dict[str, Any] = {
         "command": " ".join([PROG, *map(shlex.quote, argv)]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpu": _cpu_model(),
             "cores": os.cpu_count(),
@@ -783,8 +804,10 @@ def run(cfg: dict, argv: Sequence[str], *, quiet: bool = False) -> dict:
     say(f"machine: copy bandwidth and matmul GFLOP/s ({devices} device(s))")
     result["machine"].update(run_worker("machine", cfg, devices=devices))
     if "activations" in cfg["parts"]:
-        say(f"activations: {len(cfg['activations'])} pairs × {cfg['dtypes']} × fwd, fwd+bwd "
-            f"on 2^{cfg['size_log2']} elements")
+        say(
+            f"activations: {len(cfg['activations'])} pairs × {cfg['dtypes']} × fwd, fwd+bwd "
+            f"on 2^{cfg['size_log2']} elements"
+        )
         result["activations"] = run_worker("activations", cfg, devices=devices)
     if "sweep" in cfg["parts"]:
         variants: dict[str, dict] = {}
@@ -819,7 +842,9 @@ def run(cfg: dict, argv: Sequence[str], *, quiet: bool = False) -> dict:
             "train_flops": flops,
             "variants": variants,
             "speedup": {
-                name: v["run_seconds"] / engine_s for name, v in variants.items() if name != "engine"
+                name: v["run_seconds"] / engine_s
+                for name, v in variants.items()
+                if name != "engine"
             },
         }
     if "scaling" in cfg["parts"]:
@@ -841,7 +866,7 @@ VARIANT_LABELS = {
 
 
 def _fmt(x: float, digits: int = 3) -> str:
-    return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:.0f}"
+    return f"{x:.{digits}g}" if abs(x) < 10**digits else f"{x:.0f}"
 
 
 def tables(res: dict) -> str:
@@ -862,9 +887,11 @@ def tables(res: dict) -> str:
             f"alternating calls)\n"
         )
         dtypes = res["config"]["dtypes"]
-        head = "| activation | " + " | ".join(
-            f"{d} fwd | {d} fwd+bwd" for d in dtypes
-        ) + " | GB/s fwd (jaxact, % of copy) |"
+        head = (
+            "| activation | "
+            + " | ".join(f"{d} fwd | {d} fwd+bwd" for d in dtypes)
+            + " | GB/s fwd (jaxact, % of copy) |"
+        )
         out.append(head)
         out.append("|" + "---|" * (2 + 2 * len(dtypes)))
         by = {(r["activation"], r["dtype"], r["mode"]): r for r in a["rows"]}
@@ -915,12 +942,17 @@ def tables(res: dict) -> str:
             f"Training FLOPs (matmuls): {s['train_flops'] / 1e12:.3g} TFLOP."
         )
         checks = []
-        for name, target in (("jax_loop", "speedup_vs_jax_loop"),
-                             ("torch_eager", "speedup_vs_torch_eager"),
-                             ("torch_vmap", "speedup_vs_torch_vmap")):
+        for name, target in (
+            ("jax_loop", "speedup_vs_jax_loop"),
+            ("torch_eager", "speedup_vs_torch_eager"),
+            ("torch_vmap", "speedup_vs_torch_vmap"),
+        ):
             if name in s["speedup"]:
-                ok = s["speedup"][name] >= TARGETS[target] if name != "torch_vmap" else (
-                    s["speedup"][name] > TARGETS[target])
+                ok = (
+                    s["speedup"][name] >= TARGETS[target]
+                    if name != "torch_vmap"
+                    else (s["speedup"][name] > TARGETS[target])
+                )
                 checks.append(
                     f"vs {name}: {s['speedup'][name]:.2f}× (target "
                     f"{'>' if name == 'torch_vmap' else '≥'} {TARGETS[target]:g}×: "
@@ -1027,7 +1059,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         cfg = resolve(args)
-        if not cfg["parts"] and not args.write_docs:
+        if not cfg["parts"] and args.from_json is None:
             raise UsageError("--skip leaves nothing to run")
         if "sweep" in cfg["parts"] and cfg["batch_size"] > 4000:
             raise UsageError(
@@ -1039,23 +1071,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from experiments.engine import atomic_write
 
-    out = Path(args.out)
-    try:
-        res = run(cfg, argv, quiet=args.quiet)
-    except RuntimeError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 1
-    text = json.dumps(res, indent=2, sort_keys=True) + "\n"
-    atomic_write(out / "bench.json", lambda f: f.write(text), mode="w")
-    print(tables(res))
-    print(f"\nwrote {out / 'bench.json'}")
+    if args.from_json is not None:
+        json_path = Path(args.from_json)
+        try:
+            res = json.loads(json_path.read_text())
+            tables(res)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(
+                f"{PROG}: error: --from-json {json_path}: not a readable bench.json ({e})",
+                file=sys.stderr,
+            )
+            return 2
+        print(tables(res))
+    else:
+        json_path = Path(args.out) / "bench.json"
+        try:
+            res = run(cfg, argv, quiet=args.quiet)
+        except RuntimeError as e:
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            return 1
+        text = json.dumps(res, indent=2, sort_keys=True) + "\n"
+        atomic_write(json_path, lambda f: f.write(text), mode="w")
+        print(tables(res))
+        print(f"\nwrote {json_path}")
     if args.write_docs:
         docs = Path(args.docs)
         previous = docs.read_text() if docs.exists() else None
-        try:
-            shown = os.path.relpath(out / "bench.json", ROOT)
-        except ValueError:
-            shown = str(out / "bench.json")
+        full = json_path.resolve()
+        shown = str(full.relative_to(ROOT)) if full.is_relative_to(ROOT) else str(full)
         page = render_docs(res, shown, previous)
         atomic_write(docs, lambda f: f.write(page), mode="w")
         print(f"wrote {docs}\n\nREADME table:\n\n{readme_table(res)}")

@@ -184,9 +184,13 @@ def train_vmap(
     for _ in range(steps):
         idx = torch.randint(n, (k, batch_size))
         logits = batched(params, buffers, t["x_train"][idx])
-        per_model = F.cross_entropy(
-            logits.reshape(-1, num_classes), t["y_train"][idx].reshape(-1), reduction="none"
-        ).view(k, batch_size).mean(1)
+        per_model = (
+            F.cross_entropy(
+                logits.reshape(-1, num_classes), t["y_train"][idx].reshape(-1), reduction="none"
+            )
+            .view(k, batch_size)
+            .mean(1)
+        )
         opt.zero_grad(set_to_none=True)
         per_model.sum().backward()
         opt.step()

@@ -252,9 +252,12 @@ class Trainer:
             "y_test": np.asarray(data.y_test, np.int32),
         }
         self._data = {k: self._global(v, self._replicated) for k, v in host.items()}
+        # Initialisation is a loop (lax.map), not a vmap, over a device's runs:
+        # it runs once per sweep, and XLA compiles the vmapped random
+        # initialisers several times slower than one run's (docs/performance.md).
         self._init_fn = jax.jit(
             _shard_map(
-                jax.vmap(self._init_one),
+                self._init_runs,
                 mesh=self.mesh,
                 in_specs=(P(RUNS), P(RUNS), P(RUNS)),
                 out_specs=P(RUNS),
@@ -313,6 +316,9 @@ class Trainer:
             loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
             acc = jnp.mean(jnp.argmax(logits, -1) == y)
         return loss, acc
+
+    def _init_runs(self, seeds, learning_rates, values):
+        return jax.lax.map(lambda a: self._init_one(*a), (seeds, learning_rates, values))
 
     def _init_one(self, seed, learning_rate, values):
         key = jax.random.key(seed)

@@ -27,9 +27,7 @@ class CoordinatorUnreachable(RuntimeError):
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
     """Adds the distributed-runtime flags to a command's parser."""
-    g = parser.add_argument_group(
-        "several processes (jax.distributed; see docs/distributed.md)"
-    )
+    g = parser.add_argument_group("several processes (jax.distributed; see docs/distributed.md)")
     g.add_argument(
         "--coordinator",
         default=os.environ.get("JAX_COORDINATOR_ADDRESS"),
@@ -71,13 +69,16 @@ def check_flags(args: argparse.Namespace) -> bool:
     """Validates the flags; returns whether this is a multi-process run."""
     if args.cluster_auto:
         return True
-    given = [args.coordinator is not None, args.num_processes is not None, args.process_id is not None]
+    given = [
+        args.coordinator is not None,
+        args.num_processes is not None,
+        args.process_id is not None,
+    ]
     if not any(given):
         return False
     if not all(given):
         raise ValueError(
-            "--coordinator, --num-processes and --process-id go together "
-            "(or use --cluster-auto)"
+            "--coordinator, --num-processes and --process-id go together (or use --cluster-auto)"
         )
     host, _, port = args.coordinator.rpartition(":")
     if not host or not port.isdigit():

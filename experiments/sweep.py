@@ -256,6 +256,19 @@ def resolve(args) -> dict:
     }
 
 
+def command_line(config: dict) -> str:
+    """The command that runs the sweep ``config`` (every flag explicit)."""
+    values = ",".join(f"{v:g}" for v in config["values"])
+    return (
+        f"{PROG} --activation {config['activation']} --param {config['param']} "
+        f"--values={values} {'--learnable' if config['learnable'] else '--fixed'} "
+        f"--seeds {config['seeds']} --dataset {config['dataset']} "
+        f"--layers {','.join(map(str, config['layers']))} --init {config['init']} "
+        f"--steps {config['steps']} --batch-size {config['batch_size']} --lr {config['lr']:g} "
+        f"--optimizer {config['optimizer']} --eval-every {config['eval_every']}"
+    )
+
+
 def make_setup(config: dict, num_classes: int):
     """The engine setup of a sweep config: every swept parameter is a leaf."""
     from experiments import engine
@@ -555,6 +568,7 @@ def run(
         resumed_from = state.step
     meta = {
         "sweep": config,
+        "command": command_line(config),
         "dataset": ds.description,
         "versions": _versions(),
         "devices": [str(d) for d in trainer.devices],

@@ -58,6 +58,10 @@ def _params(name: str, overrides=None) -> dict:
     return {**RECORDS[name].params, **(overrides or {})}
 
 
+def _np(a) -> np.ndarray:
+    return np.asarray(a, np.float64)
+
+
 def _assert_close(got, expected, tol, *, err_msg=""):
     """|got - expected| <= tol * (|expected| + 1) elementwise, in float64 (jax's atol = rtol = tol)."""
     got = np.asarray(got, np.float64)
@@ -98,8 +102,8 @@ def _np_maxout(x, num_pieces, axis):
 
 
 def _np_gelu(x, approximate):
-    if approximate:
-        return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+    if approximate:  # (1 + tanh u) / 2 = sigmoid(2u), without the cancellation for x << 0
+        return x * _np_sigmoid(2 * np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))
     return x * 0.5 * _np_erfc(-x / np.sqrt(2))
 
 
@@ -217,24 +221,6 @@ def test_every_entry_has_a_reference():
     assert set(REFERENCE) == set(NAMES)
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=_dtype_id)
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
-def test_values_match_numpy_reference(case, dtype):
-    name, overrides = case
-    rec, params = RECORDS[name], _params(*case)
-    x = grid(dtype) if rec.elementwise else logits(dtype)
-    got = np.asarray(jax.jit(lambda x: rec.fn(x, **params))(x))
-    expected = reference(name, x, **params)
-    assert got.dtype == jnp.dtype(dtype)
-    got = got.astype(np.float64)
-    # Finite wherever the exact value is representable; where it is not
-    # (selu at +finfo.max: lambda > 1), IEEE overflow to ±inf of the right sign.
-    representable = np.abs(expected) <= float(jnp.finfo(dtype).max)
-    assert np.all(np.isfinite(got[representable])), x[~np.isfinite(got) & representable]
-    np.testing.assert_array_equal(got[~representable], expected[~representable] * np.inf)
-    _assert_close(got[representable], expected[representable], VALUE_TOL[dtype], err_msg=name)
-
-
 @pytest.mark.parametrize("case", [c for c in CASES if c[0] in JAX_NN], ids=_case_id)
 def test_values_and_gradients_match_jax_nn(case):
     name, overrides = case
@@ -248,16 +234,28 @@ def test_values_and_gradients_match_jax_nn(case):
         x, x_smooth = grid(HIGHEST), SMOOTH_POINTS.astype(HIGHEST)
     else:
         x, x_smooth = logits(HIGHEST), logits(HIGHEST, large=False)
-    _assert_close(rec.fn(x, **params), ref(x, **params), VALUE_TOL[HIGHEST], err_msg=name)
 
-    # Gradients (w.r.t. x and every parameter) away from kinks, where jax.nn's
-    # conventions differ (e.g. jax.nn.leaky_relu'(0) = 1, jaxact's = alpha).
     def loss(f):
         w = jnp.cos(jnp.arange(x_smooth.size, dtype=HIGHEST)).reshape(x_smooth.shape)
         return lambda x, p: jnp.sum(w * f(x, **static, **p))
 
-    got = jax.grad(loss(rec.fn), argnums=(0, 1))(x_smooth, traced)
-    want = jax.grad(loss(ref), argnums=(0, 1))(x_smooth, traced)
+    @jax.jit
+    def both(x, x_smooth, traced):
+        # Gradients (w.r.t. x and every parameter) away from kinks, where jax.nn's
+        # conventions differ (e.g. jax.nn.leaky_relu'(0) = 1, jaxact's = alpha).
+        return (
+            (rec.fn(x, **static, **traced), ref(x, **static, **traced)),
+            jax.grad(loss(rec.fn), argnums=(0, 1))(x_smooth, traced),
+            jax.grad(loss(ref), argnums=(0, 1))(x_smooth, traced),
+        )
+
+    (value, ref_value), got, want = both(x, x_smooth, traced)
+    # jax.nn's tanh-approximate gelu evaluates 1 + tanh(u), whose cancellation for
+    # x << 0 costs an absolute error ~ |x| eps: scale atol with |x|.
+    tol = VALUE_TOL[HIGHEST]
+    atol = tol * np.maximum(1, np.abs(np.asarray(x, np.float64)))
+    err = np.abs(_np(value) - _np(ref_value))
+    assert np.all(err <= atol + tol * np.abs(_np(ref_value))), (name, err.max())
     _assert_close(got[0], want[0], GRAD_TOL[HIGHEST], err_msg=name)
     for p in traced:
         _assert_close(got[1][p], want[1][p], GRAD_TOL[HIGHEST], err_msg=f"{name} d/d{p}")
@@ -288,18 +286,24 @@ def test_closed_forms_match_finite_differences(case):
         if rec.elementwise:
             x = np.linspace(-5.5, 5.5, 45) + 0.0123  # no point within 1e-3 of a kink
             h = 1e-6 * np.maximum(1, np.abs(x))
-            fd = _finite_difference(lambda t: reference(name, t, **params), x, h)
-            _assert_close(rec.dfdx(x.astype(HIGHEST), **params), fd, tol, err_msg=f"{name} {params}")
+            fd = _finite_difference(lambda t, pr=params: reference(name, t, **pr), x, h)
+            _assert_close(
+                rec.dfdx(x.astype(HIGHEST), **params), fd, tol, err_msg=f"{name} {params}"
+            )
             for p, dfdp in rec.dfdparams.items():
                 hp = 1e-6 * max(1.0, abs(params[p]))
-                fd_p = _finite_difference(lambda a: reference(name, x, **{**params, p: a}), params[p], hp)
+                fd_p = _finite_difference(
+                    lambda a, x=x, pr=params, p=p: reference(name, x, **{**pr, p: a}), params[p], hp
+                )
                 got = dfdp(x.astype(HIGHEST), **params)
                 _assert_close(got, fd_p, tol, err_msg=f"{name} d/d{p} {params}")
         else:
             rng = np.random.default_rng(1)
             x = rng.normal(size=(6, 6)) * 3
             v = rng.normal(size=(6, 6))
-            fd = _finite_difference(lambda t: reference(name, x + t * v, **params), 0.0, 1e-6)
+            fd = _finite_difference(
+                lambda t, x=x, v=v, pr=params: reference(name, x + t * v, **pr), 0.0, 1e-6
+            )
             got = rec.dfdx(x.astype(HIGHEST), v.astype(HIGHEST), **params)
             _assert_close(got, fd, tol, err_msg=name)
 
@@ -309,30 +313,81 @@ def test_closed_forms_match_finite_differences(case):
 # ----------------------------------------------------------------------------
 
 
-def _elementwise_autodiff(rec, static):
-    def autodiff(x, pvals):
+def _elementwise_transforms(rec, static):
+    """Value, jvp/vjp/grad w.r.t. x, jvp w.r.t. each parameter, and the closed forms."""
+
+    def run(x, pvals):
         def f(x, pv):
             return rec.fn(x, **static, **pv)
 
         ones = jnp.ones_like(x)
-        jvp_x = jax.jvp(lambda t: f(t, pvals), (x,), (ones,))[1]
-        vjp_x = jax.vjp(lambda t: f(t, pvals), x)[1](ones)[0]
-        grad_x = jax.grad(lambda t: jnp.sum(f(t, pvals)))(x)
+        autodiff = {
+            "jvp": jax.jvp(lambda t: f(t, pvals), (x,), (ones,))[1],
+            "vjp": jax.vjp(lambda t: f(t, pvals), x)[1](ones)[0],
+            "grad": jax.grad(lambda t: jnp.sum(f(t, pvals)))(x),
+        }
         jvp_p = {
             p: jax.jvp(lambda a, p=p: f(x, {**pvals, p: a}), (a0,), (jnp.ones_like(a0),))[1]
             for p, a0 in pvals.items()
         }
-        return jvp_x, vjp_x, grad_x, jvp_p
+        closed = rec.dfdx(x, **static, **pvals)
+        closed_p = {p: rec.dfdparams[p](x, **static, **pvals) for p in pvals}
+        return f(x, pvals), autodiff, jvp_p, closed, closed_p
 
-    return autodiff
+    return run
 
 
-@pytest.mark.parametrize("jit", [True, False], ids=["jit", "eager"])
-@pytest.mark.parametrize("dtype", DTYPES, ids=_dtype_id)
-@pytest.mark.parametrize("case", CASES, ids=_case_id)
-def test_autodiff_matches_closed_form(case, dtype, jit):
-    """jax.jvp, jax.vjp and jax.grad equal dfdx (and dfdparams) on the dense grid,
-    kinks and large values included, and are finite there."""
+def _jacobian_transforms(rec, params):
+    """Value, jvp and vjp (and grad) of a non-elementwise function, and its closed-form J v."""
+
+    def run(x, v):
+        def f(t):
+            return rec.fn(t, **params)
+
+        y, jv = jax.jvp(f, (x,), (v,))
+        u = jnp.cos(jnp.arange(y.size, dtype=y.dtype)).reshape(y.shape)
+        (vjp_u,) = jax.vjp(f, x)[1](u)
+        grad_u = jax.grad(lambda t: jnp.sum(u * f(t)))(x)
+        return y, jv, u, vjp_u, grad_u, rec.dfdx(x, v, **params)
+
+    return run
+
+
+def _check_values(name, params, x, got, dtype):
+    """Against the float64 NumPy reference: finite wherever the exact value is
+    representable in ``dtype``; where it is not (selu at +finfo.max, lambda > 1;
+    log_softmax of ±finfo.max logits), IEEE overflow to ±inf of the right sign."""
+    assert got.dtype == jnp.dtype(dtype)
+    got = np.asarray(got, np.float64)
+    expected = reference(name, x, **params)
+    representable = np.abs(expected) <= float(jnp.finfo(dtype).max)
+    assert np.all(np.isfinite(got[representable])), x[~np.isfinite(got) & representable]
+    np.testing.assert_array_equal(got[~representable], expected[~representable] * np.inf)
+    _assert_close(got[representable], expected[representable], VALUE_TOL[dtype], err_msg=name)
+
+
+# jit everywhere; eager (op by op, where float16/bfloat16 intermediates are
+# rounded after every op instead of inside a fused kernel) in the 16-bit types and
+# float32. float64 eager would add compile time and no case the others miss.
+MODES = [
+    (case, dtype, jit)
+    for case in CASES
+    for dtype in DTYPES
+    for jit in (True, False)
+    if jit or (jnp.dtype(dtype) != jnp.dtype(jnp.float64) and not case[1])
+]
+
+
+@pytest.mark.parametrize(
+    "case,dtype,jit",
+    MODES,
+    ids=[f"{_case_id(c)}-{_dtype_id(d)}-{'jit' if j else 'eager'}" for c, d, j in MODES],
+)
+def test_values_and_autodiff_match_references(case, dtype, jit):
+    """On a dense grid with the kinks, ±20, ±100, ±1e4 and (float16, bfloat16)
+    ±finfo.max: values match the NumPy reference; jax.jvp, jax.vjp and jax.grad
+    match the closed-form dfdx (and dfdparams); all are finite; dtypes are kept.
+    One compilation per (function, dtype, mode)."""
     name, overrides = case
     rec, params = RECORDS[name], _params(*case)
     tol = GRAD_TOL[dtype]
@@ -342,41 +397,37 @@ def test_autodiff_matches_closed_form(case, dtype, jit):
         static = {k: v for k, v in params.items() if k not in rec.dfdparams}
         # float32 parameters, as a Flax module stores them (cast to x's dtype inside).
         pvals = {p: jnp.asarray(params[p], jnp.float32) for p in rec.dfdparams}
-        jvp_x, vjp_x, grad_x, jvp_p = maybe_jit(_elementwise_autodiff(rec, static))(x, pvals)
-        expected = np.asarray(rec.dfdx(x, **params))
-        assert np.all(np.isfinite(expected.astype(np.float64)))
-        for what, got in (("jvp", jvp_x), ("vjp", vjp_x), ("grad", grad_x)):
+        value, autodiff, jvp_p, closed, closed_p = maybe_jit(_elementwise_transforms(rec, static))(
+            x, pvals
+        )
+        # the reference sees the parameters as the float32 values actually passed
+        as_passed = {k: float(np.float32(v)) if k in pvals else v for k, v in params.items()}
+        _check_values(name, as_passed, np.asarray(x), value, dtype)
+        assert closed.dtype == jnp.dtype(dtype)
+        assert np.all(np.isfinite(np.asarray(closed, np.float64)))
+        for what, got in autodiff.items():
             assert got.dtype == jnp.dtype(dtype), what
             assert np.all(np.isfinite(np.asarray(got, np.float64))), what
-            _assert_close(got, expected, tol, err_msg=f"{name} {what}")
-        for p, dfdp in rec.dfdparams.items():
-            got = np.asarray(jvp_p[p], np.float64)
-            assert np.all(np.isfinite(got)), p
-            _assert_close(got, dfdp(x, **params), tol, err_msg=f"{name} d/d{p}")
+            _assert_close(got, closed, tol, err_msg=f"{name} {what}")
+        for p in rec.dfdparams:
+            assert jvp_p[p].dtype == closed_p[p].dtype == jnp.dtype(dtype), p
+            assert np.all(np.isfinite(np.asarray(jvp_p[p], np.float64))), p
+            _assert_close(jvp_p[p], closed_p[p], tol, err_msg=f"{name} d/d{p}")
     else:
-        rng = np.random.default_rng(2)
         x = jnp.asarray(logits(dtype))
-        v = jnp.asarray(rng.normal(size=x.shape), dtype)
-        f = lambda t: rec.fn(t, **params)  # noqa: E731
-
-        def autodiff(x, v):
-            y, jv = jax.jvp(f, (x,), (v,))
-            u = jnp.cos(jnp.arange(y.size, dtype=y.dtype)).reshape(y.shape)
-            (vjp_u,) = jax.vjp(f, x)[1](u)
-            grad_u = jax.grad(lambda t: jnp.sum(u * f(t)))(x)
-            return jv, u, vjp_u, grad_u
-
-        jv, u, vjp_u, grad_u = maybe_jit(autodiff)(x, v)
-        expected = rec.dfdx(x, v, **params)
-        for got in (jv, vjp_u, grad_u):
+        v = jnp.asarray(np.random.default_rng(2).normal(size=x.shape), dtype)
+        y, jv, u, vjp_u, grad_u, closed = maybe_jit(_jacobian_transforms(rec, params))(x, v)
+        _check_values(name, params, np.asarray(x), y, dtype)
+        for got in (jv, vjp_u, grad_u, closed):
+            assert got.dtype == jnp.dtype(dtype)
             assert np.all(np.isfinite(np.asarray(got, np.float64)))
-        _assert_close(jv, expected, tol, err_msg=f"{name} jvp")
+        _assert_close(jv, closed, tol, err_msg=f"{name} jvp")
         _assert_close(grad_u, vjp_u, tol, err_msg=f"{name} grad vs vjp")
         # Duality <u, J v> = <J^T u, v>: the vjp against the closed-form J v.
         u64, v64 = np.asarray(u, np.float64), np.asarray(v, np.float64)
-        lhs = np.sum(u64 * np.asarray(expected, np.float64))
+        lhs = np.sum(u64 * np.asarray(closed, np.float64))
         rhs = np.sum(np.asarray(vjp_u, np.float64) * v64)
-        scale = np.sum(np.abs(u64 * np.asarray(expected, np.float64))) + 1
+        scale = np.sum(np.abs(u64 * np.asarray(closed, np.float64))) + 1
         assert abs(lhs - rhs) <= tol * scale, (lhs, rhs)
 
 
@@ -392,13 +443,15 @@ def test_per_channel_parameter_gradients(name, dtype):
 
     @jax.jit
     def grads(x, pvals):
-        return jax.grad(lambda x, pv: jnp.sum(rec.fn(x, **pv)), argnums=(0, 1))(x, pvals)
+        grad = jax.grad(lambda x, pv: jnp.sum(rec.fn(x, **pv)), argnums=(0, 1))(x, pvals)
+        closed = {p: dfdp(x, **pvals) for p, dfdp in rec.dfdparams.items()}
+        return grad, rec.dfdx(x, **pvals), closed
 
-    grad_x, grad_p = grads(x, pvals)
-    _assert_close(grad_x, rec.dfdx(x, **pvals), GRAD_TOL[dtype], err_msg=name)
-    for p, dfdp in rec.dfdparams.items():
+    (grad_x, grad_p), closed_x, closed_p = grads(x, pvals)
+    _assert_close(grad_x, closed_x, GRAD_TOL[dtype], err_msg=name)
+    for p in rec.dfdparams:
         assert grad_p[p].shape == (3,) and grad_p[p].dtype == jnp.float32
-        terms = np.asarray(dfdp(x, **pvals), np.float64)
+        terms = np.asarray(closed_p[p], np.float64)
         assert terms.shape == x.shape
         err = np.abs(np.asarray(grad_p[p], np.float64) - terms.sum(0))
         # The batch sum runs in x's dtype: its rounding error scales with sum |terms|.
@@ -410,6 +463,8 @@ def test_check_grads_second_order(case):
     """jax.test_util.check_grads (fwd and rev, order 2) away from kinks."""
     name, overrides = case
     rec, params = RECORDS[name], _params(*case)
+    if name == "threshold":  # perturbing the default threshold 0 would make it negative
+        params.update(threshold=0.5, value=0.25)
     diff = list(rec.dfdparams)
     static = {k: v for k, v in params.items() if k not in diff}
 
@@ -421,7 +476,14 @@ def test_check_grads_second_order(case):
     else:
         x = (np.random.default_rng(3).normal(size=(6, 6)) * 2).astype(HIGHEST)
     args = (jnp.asarray(x), *(jnp.asarray(params[p], HIGHEST) for p in diff))
-    check_grads(f, args, order=2, modes=("fwd", "rev"))
+    if X64:
+        check_grads(f, args, order=2, modes=("fwd", "rev"))
+    else:
+        # float32: a larger step than jax's default 1e-4 (rounding error ~ 1.2e-7 / eps
+        # against truncation error ~ eps**2), and 1e-2 tolerance because a second-order
+        # check differences vjp outputs that sum terms of size ~10 over the points:
+        # 1.2e-7 * 10 / 1e-3 ~ 1e-3 per term, ~1e-2 summed.
+        check_grads(f, args, order=2, modes=("fwd", "rev"), eps=1e-3, atol=1e-2, rtol=1e-2)
 
 
 # ----------------------------------------------------------------------------
@@ -464,7 +526,9 @@ def test_gradient_at_kinks(name, params, x, dx, dparams, jit):
     np.testing.assert_allclose(grad_x, dx, rtol=1e-6)
     np.testing.assert_allclose(rec.dfdx(x, **params), dx, rtol=1e-6)
     for p, expected in dparams.items():
-        g = maybe_jit(jax.grad(lambda a, p=p: rec.fn(x, **{**params, p: a})))(jnp.float32(params[p]))
+        g = maybe_jit(jax.grad(lambda a, p=p: rec.fn(x, **{**params, p: a})))(
+            jnp.float32(params[p])
+        )
         np.testing.assert_allclose(g, expected, rtol=1e-6, err_msg=p)
         np.testing.assert_allclose(rec.dfdparams[p](x, **params), expected, rtol=1e-6)
 
@@ -498,10 +562,25 @@ NAIVE = [
     # (label, naive formula, jaxact function, x): the naive gradient is not finite.
     ("elu via jnp.where", _naive_elu, jaxact.elu, 1e4),
     ("softplus = log(1 + e^x)", lambda x: jnp.log(1 + jnp.exp(x)), jaxact.softplus, 1e4),
-    ("log_sigmoid = log(1/(1+e^-x))", lambda x: jnp.log(1 / (1 + jnp.exp(-x))), jaxact.log_sigmoid, -1e4),
+    (
+        "log_sigmoid = log(1/(1+e^-x))",
+        lambda x: jnp.log(1 / (1 + jnp.exp(-x))),
+        jaxact.log_sigmoid,
+        -1e4,
+    ),
     ("sigmoid = 1/(1+e^-x)", lambda x: 1 / (1 + jnp.exp(-x)), jaxact.sigmoid, -1e4),
-    ("selu via jnp.where", lambda x: 1.0507 * jnp.where(x > 0, x, 1.6733 * (jnp.exp(x) - 1)), jaxact.selu, 1e4),
-    ("mish = x tanh(log(1 + e^x))", lambda x: x * jnp.tanh(jnp.log(1 + jnp.exp(x))), jaxact.mish, 1e4),
+    (
+        "selu via jnp.where",
+        lambda x: 1.0507 * jnp.where(x > 0, x, 1.6733 * (jnp.exp(x) - 1)),
+        jaxact.selu,
+        1e4,
+    ),
+    (
+        "mish = x tanh(log(1 + e^x))",
+        lambda x: x * jnp.tanh(jnp.log(1 + jnp.exp(x))),
+        jaxact.mish,
+        1e4,
+    ),
 ]
 
 
@@ -527,7 +606,9 @@ def test_naive_gelu_tanh_gradient_is_nan_in_float16():
 def test_swish_gradients_finite_when_beta_x_overflows():
     x = jnp.array([-3e38, 3e38], jnp.float32)
     beta = jnp.float32(10.0)  # beta * x = ±inf
-    gx, gb = jax.vmap(jax.grad(lambda x, b: jaxact.swish(x, beta=b), argnums=(0, 1)), (0, None))(x, beta)
+    gx, gb = jax.vmap(jax.grad(lambda x, b: jaxact.swish(x, beta=b), argnums=(0, 1)), (0, None))(
+        x, beta
+    )
     np.testing.assert_array_equal(gx, [0, 1])
     np.testing.assert_array_equal(gb, [0, 0])
 
@@ -548,25 +629,33 @@ def test_log_softmax_finite_where_naive_log_of_softmax_is_not():
 PROPERTY_SETTINGS = settings(max_examples=25, deadline=None, database=None, derandomize=True)
 _floats = st.floats(-1e4, 1e4, allow_nan=False, width=32)
 _vectors = st.lists(_floats, min_size=12, max_size=12).map(lambda v: np.asarray(v, np.float32))
-_JITTED = {n: jax.jit(lambda x, n=n: RECORDS[n].fn(x, **RECORDS[n].params)) for n in NAMES}
+# Every activation at its defaults in one compiled function, so hypothesis
+# examples never recompile; (2, 6) suits maxout (pieces of 2) and the softmaxes.
+_ALL_AT_DEFAULTS = jax.jit(lambda x: {n: RECORDS[n].fn(x, **RECORDS[n].params) for n in NAMES})
 
 
-@pytest.mark.parametrize("name", NAMES)
 @PROPERTY_SETTINGS
 @given(x=_vectors)
-def test_range_property(name, x):
-    lo, hi = RECORDS[name].output_range
-    y = np.asarray(_JITTED[name](x.reshape(2, 6)), np.float64)
-    tol = 1e-6 * np.maximum(1, np.abs(y))
-    assert np.all(y >= lo - tol) and np.all(y <= hi + tol), (x, y)
+def test_range_property(x):
+    """Every output lies in the registry's output_range."""
+    for name, y in _ALL_AT_DEFAULTS(x.reshape(2, 6)).items():
+        lo, hi = RECORDS[name].output_range
+        y = np.asarray(y, np.float64)
+        tol = 1e-6 * np.maximum(1, np.abs(y))
+        assert np.all(y >= lo - tol) and np.all(y <= hi + tol), (name, x, y)
 
 
-@pytest.mark.parametrize("name", [n for n in ELEMENTWISE if RECORDS[n].monotonic])
 @PROPERTY_SETTINGS
 @given(x=_vectors)
-def test_monotonic_property(name, x):
-    y = np.asarray(_JITTED[name](np.sort(x).reshape(2, 6)))
-    assert np.all(np.diff(y.ravel()) >= 0), (np.sort(x), y)
+def test_monotonic_property(x):
+    """Activations the registry calls monotonic are non-decreasing on sorted inputs."""
+    out = _ALL_AT_DEFAULTS(np.sort(x).reshape(2, 6))
+    for name in ELEMENTWISE:
+        if RECORDS[name].monotonic:
+            y = np.asarray(out[name], np.float64).ravel()
+            # up to rounding: XLA's float32 tanh is not monotone at the ulp level near ±8
+            rounding = 4 * float(jnp.finfo(jnp.float32).eps) * np.maximum(1, np.abs(y[1:]))
+            assert np.all(np.diff(y) >= -rounding), (name, np.sort(x), y)
 
 
 @PROPERTY_SETTINGS
@@ -611,23 +700,30 @@ _SOFTMAX_FAMILY = jax.jit(lambda x: (jaxact.softmax(x), jaxact.log_softmax(x), j
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
-def test_jit_vmap_jacfwd(case):
+def test_vmap_and_jacfwd(case):
+    """vmap over rows equals the batched call; jacfwd equals diag(dfdx) (elementwise)
+    or the columns J e_i of the closed form (non-elementwise)."""
     name, overrides = case
     rec, params = RECORDS[name], _params(*case)
+    rows_independent = params.get("axis", -1) == -1
     x = jnp.asarray(np.random.default_rng(4).normal(size=(6, 6)) * 3, jnp.float32)
-    f = lambda t: rec.fn(t, **params)  # noqa: E731
-    y = f(x)
-    _assert_close(jax.jit(f)(x), y, 1e-6)
-    if params.get("axis", -1) == -1:  # rows are independent
-        _assert_close(jax.vmap(f)(x), y, 1e-6)
-    row = x[0] if params.get("axis", -1) == -1 else x[:, 0]
-    jac = jax.jacfwd(f)(row)
-    if rec.elementwise:
-        _assert_close(jac, np.diag(np.asarray(rec.dfdx(row, **params))), 1e-6)
-    else:
-        eye = jnp.eye(row.size, dtype=row.dtype)
-        cols = np.stack([np.asarray(rec.dfdx(row, e, **params)) for e in eye], axis=-1)
-        _assert_close(jac, cols, 1e-6)
+
+    def f(t):
+        return rec.fn(t, **params)
+
+    @jax.jit
+    def run(x):
+        row = x[0] if rows_independent else x[:, 0]
+        if rec.elementwise:
+            closed = jnp.diag(rec.dfdx(row, **params))
+        else:
+            closed = jax.vmap(lambda e: rec.dfdx(row, e, **params), out_axes=-1)(jnp.eye(row.size))
+        return f(x), jax.vmap(f)(x), jax.jacfwd(f)(row), closed
+
+    y, y_vmap, jac, closed = run(x)
+    if rows_independent:
+        _assert_close(y_vmap, y, 1e-6)
+    _assert_close(jac, closed, 1e-6)
 
 
 @pytest.mark.parametrize("name", PARAMETRIC)
@@ -643,20 +739,15 @@ def test_vmap_over_parameter_values(name):
         _assert_close(swept[i], one, 1e-6)
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=_dtype_id)
-@pytest.mark.parametrize("name", NAMES)
-def test_output_dtype_is_input_dtype(name, dtype):
-    rec = RECORDS[name]
-    x = jnp.asarray(logits(dtype, rows=2, large=False))
-    # float32 array parameters and Python floats must not upcast x.
-    params = {
-        k: (jnp.asarray(v, jnp.float32) if k in rec.dfdparams else v) for k, v in rec.params.items()
-    }
-    assert rec.fn(x, **params).dtype == jnp.dtype(dtype)
-    derivative = rec.dfdx(x, **params) if rec.elementwise else rec.dfdx(x, x, **params)
-    assert derivative.dtype == jnp.dtype(dtype)
-    for dfdp in rec.dfdparams.values():
-        assert dfdp(x, **params).dtype == jnp.dtype(dtype)
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16], ids=_dtype_id)
+def test_parameters_do_not_upcast_low_precision_inputs(dtype):
+    """Python floats, float32 and float64 NumPy parameters are cast to x's dtype."""
+    x = jnp.asarray([-1.5, 0.5], dtype)
+    for value in (0.3, np.float32(0.3), np.float64(0.3), jnp.asarray([0.3, 0.2], jnp.float32)):
+        for name in PARAMETRIC:
+            params = {p: value for p in RECORDS[name].dfdparams}
+            assert RECORDS[name].fn(x, **params).dtype == jnp.dtype(dtype), (name, value)
+    assert jaxact.gelu(x, approximate=True).dtype == jnp.dtype(dtype)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -713,7 +804,11 @@ def test_complex_x_raises_type_error(name):
         (lambda x: jaxact.maxout(x, num_pieces=2, axis=2), ValueError, "axis"),
         (lambda x: jaxact.maxout(x[0, 0], num_pieces=1), ValueError, "`x`"),
         (lambda x: jaxact.threshold(x, threshold=-1.0, value=0.0), ValueError, "`threshold`"),
-        (lambda x: jaxact.threshold(x, threshold=jnp.array([0.0, -0.5]), value=0.0), ValueError, "`threshold`"),
+        (
+            lambda x: jaxact.threshold(x, threshold=jnp.array([0.0, -0.5]), value=0.0),
+            ValueError,
+            "`threshold`",
+        ),
         (lambda x: jaxact.threshold(x, threshold="1", value=0.0), TypeError, "`threshold`"),
         (lambda x: jaxact.threshold(x, threshold=True, value=0.0), TypeError, "`threshold`"),
         (lambda x: jaxact.threshold(x, threshold=1.0, value="v"), TypeError, "`value`"),

@@ -40,10 +40,27 @@ def _launch(outs: list[Path], port: int) -> list[subprocess.CompletedProcess]:
     """Starts one process per --out (process i writes to outs[i]), waits, cleans up."""
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "experiments.sweep", *TINY, "--out", str(out),
-             "--coordinator", f"127.0.0.1:{port}", "--num-processes", str(len(outs)),
-             "--process-id", str(i), "--init-timeout", "60"],  # fmt: skip
-            cwd=ROOT, env=_env(2), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "experiments.sweep",
+                *TINY,
+                "--out",
+                str(out),
+                "--coordinator",
+                f"127.0.0.1:{port}",
+                "--num-processes",
+                str(len(outs)),
+                "--process-id",
+                str(i),
+                "--init-timeout",
+                "60",
+            ],  # fmt: skip
+            cwd=ROOT,
+            env=_env(2),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i, out in enumerate(outs)
     ]
@@ -120,10 +137,27 @@ def test_unreachable_coordinator_fails_fast_with_a_message(tmp_path):
     port = _free_port()  # nobody listens there
     t0 = time.monotonic()
     r = subprocess.run(
-        [sys.executable, "-m", "experiments.sweep", *TINY, "--out", str(tmp_path / "x"),
-         "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", "1",
-         "--init-timeout", "3"],  # fmt: skip
-        cwd=ROOT, env=_env(1), capture_output=True, text=True, timeout=LIMIT,
+        [
+            sys.executable,
+            "-m",
+            "experiments.sweep",
+            *TINY,
+            "--out",
+            str(tmp_path / "x"),
+            "--coordinator",
+            f"127.0.0.1:{port}",
+            "--num-processes",
+            "2",
+            "--process-id",
+            "1",
+            "--init-timeout",
+            "3",
+        ],  # fmt: skip
+        cwd=ROOT,
+        env=_env(1),
+        capture_output=True,
+        text=True,
+        timeout=LIMIT,
     )
     assert r.returncode == 1
     assert f"cannot reach the coordinator at 127.0.0.1:{port} within 3 s" in r.stderr

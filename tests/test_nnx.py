@@ -185,7 +185,7 @@ def test_jit_and_vmap_over_parameters_by_split_merge():
 def test_maxout_equals_paired_linear_layers(k):
     x = batch()
     layer = jn.Maxout(6, 4, num_pieces=k, rngs=nnx.Rngs(0))
-    layer.dense.bias[...] = jax.random.normal(jax.random.key(5), (4 * k,))
+    layer.dense.bias[...] = jax.random.normal(jax.random.key(5), (4 * k,), jnp.float32)
     kernel, bias = layer.dense.kernel[...], layer.dense.bias[...]
     pieces = []
     for p in range(k):

@@ -1073,18 +1073,24 @@ _GELU_C = np.sqrt(2 / np.pi)
 _GELU_A = 0.044715
 
 
+def _gelu_tanh_u(x: Array) -> Array:
+    return _const(_GELU_C, x) * (x + _const(_GELU_A, x) * (x * x * x))
+
+
 def _gelu_tanh_f(x: Array) -> Array:
-    u = _const(_GELU_C, x) * (x + _const(_GELU_A, x) * (x * x * x))
-    return x * ((1 + jnp.tanh(u)) / 2)  # not (x * (1 + tanh u)) / 2: 2x overflows at finfo.max
+    # (1 + tanh u) / 2 = sigmoid(2u): no cancellation for x << 0, and no 2x overflow.
+    return x * lax.logistic(2 * _gelu_tanh_u(x))
 
 
 def _gelu_tanh_dx(x: Array) -> Array:
     c, a = _const(_GELU_C, x), _const(_GELU_A, x)
-    t = jnp.tanh(c * (x + a * (x * x * x)))
-    # For |x| > 20, u > 300 and (1 - t)(1 + t) is exactly 0 in every dtype; the
-    # clamp keeps the polynomial factor finite there (x**2 overflows float16).
+    two_u = 2 * _gelu_tanh_u(x)
+    s, s_neg = lax.logistic(two_u), lax.logistic(-two_u)
+    # (1 - tanh^2 u) / 2 = 2 sigmoid(2u) sigmoid(-2u). For |x| > 20, 2u > 600 and that
+    # factor is below 1e-260 (0 outside float64); the clamp keeps the polynomial
+    # factor finite there (x**2 overflows float16).
     xc = jnp.clip(x, -20, 20)
-    return (1 + t) / 2 + (xc / 2) * ((1 - t) * (1 + t)) * (c * (1 + 3 * a * (xc * xc)))
+    return s + (xc * (2 * s * s_neg)) * (c * (1 + 3 * a * (xc * xc)))
 
 
 _gelu_tanh = _closed_form_jvp(_gelu_tanh_f, _gelu_tanh_dx)
@@ -1104,7 +1110,7 @@ def gelu(x: ArrayLike, *, approximate: bool = False) -> Array:
 
     .. math::
 
-       f(x) = \tfrac{x}{2}\bigl(1 + \tanh u\bigr), \quad
+       f(x) = \tfrac{x}{2}\bigl(1 + \tanh u\bigr) = x\,\sigma(2u), \quad
        u = \sqrt{2/\pi}\,(x + 0.044715\,x^3), \quad
        f'(x) = \tfrac{1}{2}(1 + \tanh u) + \tfrac{x}{2}\,(1 - \tanh^2 u)\,
                \sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\,x^2).

@@ -367,8 +367,7 @@ _CATALOGUE: tuple[Activation, ...] = (
         smooth=True,
         saturating=_NEG,
         reference=(
-            "Ramachandran, Zoph & Le (2017), Searching for activation functions, "
-            "arXiv:1710.05941"
+            "Ramachandran, Zoph & Le (2017), Searching for activation functions, arXiv:1710.05941"
         ),
         sources=("001",),
         learnable=("beta",),
@@ -391,9 +390,7 @@ _CATALOGUE: tuple[Activation, ...] = (
     _record(
         _a.maxout,
         formula=r"f(x)_i = \max_{0 \le j < k} x_{ik + j}",
-        derivative=(
-            r"(J(x)\,v)_i = v_{ik + j^*_i},\ j^*_i = \text{first } \arg\max_j x_{ik + j}"
-        ),
+        derivative=r"(J(x)\,v)_i = v_{ik + j^*_i},\ j^*_i = \text{first } \arg\max_j x_{ik + j}",
         output_range=(-_INF, _INF),
         zero_centred=False,
         monotonic=True,
@@ -503,8 +500,7 @@ _CATALOGUE: tuple[Activation, ...] = (
         smooth=True,
         saturating=_NEG,
         reference=(
-            "Barron (2017), Continuously differentiable exponential linear units, "
-            "arXiv:1704.07483"
+            "Barron (2017), Continuously differentiable exponential linear units, arXiv:1704.07483"
         ),
         learnable=("alpha",),
     ),

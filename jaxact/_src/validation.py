@@ -29,6 +29,13 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text}{suffix}"
 
 
+def _has_text(seq: list | tuple) -> bool:
+    """Whether a (nested) list/tuple holds strings (``jnp.asarray`` would warn, not raise)."""
+    return any(
+        isinstance(v, (str, bytes)) or (isinstance(v, (list, tuple)) and _has_text(v)) for v in seq
+    )
+
+
 def default_float_dtype() -> np.dtype:
     """float64 when ``jax_enable_x64`` is on, float32 otherwise."""
     return jnp.result_type(float)
@@ -41,7 +48,7 @@ def as_float_array(x: Any, fn: str, arg: str = "x") -> Array:
     bool inputs are promoted to the default float dtype. Strings, objects and
     complex numbers raise ``TypeError`` naming ``arg``.
     """
-    if isinstance(x, (str, bytes)):
+    if isinstance(x, (str, bytes)) or (isinstance(x, (list, tuple)) and _has_text(x)):
         raise TypeError(f"jaxact.{fn}: `{arg}` must be a real numeric array, got {_describe(x)}.")
     try:
         arr = jnp.asarray(x)
@@ -69,7 +76,9 @@ def as_param(value: Any, name: str, fn: str, dtype: Any) -> Array:
     ``TypeError`` naming the parameter.
     """
     if isinstance(value, (str, bytes, bool, np.bool_)):
-        raise TypeError(f"jaxact.{fn}: `{name}` must be a real number or array, got {_describe(value)}.")
+        raise TypeError(
+            f"jaxact.{fn}: `{name}` must be a real number or array, got {_describe(value)}."
+        )
     try:
         arr = jnp.asarray(value)
     except (TypeError, ValueError) as e:
@@ -162,7 +171,5 @@ def as_tangent(v: ArrayLike, x: Array, fn: str) -> Array:
     """The direction ``v`` of a Jacobian-vector product: same shape as ``x``, cast to its dtype."""
     v = as_float_array(v, fn, arg="v")
     if v.shape != x.shape:
-        raise ValueError(
-            f"jaxact.{fn}: `v` must have the shape of `x` {x.shape}, got {v.shape}."
-        )
+        raise ValueError(f"jaxact.{fn}: `v` must have the shape of `x` {x.shape}, got {v.shape}.")
     return v.astype(x.dtype)

@@ -1,0 +1,51 @@
+"""experiments.logistic (C12, C13): the tumour probabilities, naive vs stable softmax."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxact
+from experiments import findings, logistic
+
+
+def test_tumour_probabilities_match_float64():
+    sizes = np.array([3.0, 6.0])
+    p64 = 1.0 / (1.0 + np.exp(-(1.87 * sizes - 5.47)))
+    p32 = np.asarray(logistic.tumour_probability(sizes), np.float64)
+    np.testing.assert_allclose(p32, p64, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(p64, [0.5349429452, 0.9968273172], atol=1e-9)
+
+
+@pytest.mark.parametrize("c", [1000.0, -1000.0])
+def test_naive_softmax_fails_and_stable_softmax_equals_the_shifted_one(c):
+    logits = jnp.float32(c) + jnp.arange(3, dtype=jnp.float32)
+    assert not np.all(np.isfinite(np.asarray(logistic.naive_softmax(logits))))
+    stable = np.asarray(jaxact.softmax(logits))
+    assert np.all(np.isfinite(stable))
+    shifted = np.asarray(jaxact.softmax(jnp.arange(3, dtype=jnp.float32)))
+    np.testing.assert_allclose(stable, shifted, rtol=0, atol=1e-6)
+    e = np.exp(np.arange(3.0))
+    np.testing.assert_allclose(stable, e / e.sum(), atol=1e-6)
+
+
+def test_naive_softmax_is_fine_on_small_logits():
+    x = jnp.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(logistic.naive_softmax(x), jaxact.softmax(x), atol=1e-6)
+
+
+def test_study_end_to_end(tmp_path, capsys):
+    out = tmp_path / "logistic"
+    assert logistic.main(["--quick", "--out", str(out)]) == 0
+    c12, c13 = findings.read(out / "findings.json")
+    assert (c12.claim, c13.claim) == ("C12", "C13")
+    assert c12.verdict == "supported" and c13.verdict == "supported"
+    assert "0.5349430" in c12.numbers and "0.9968273" in c12.numbers
+    assert "first fails at c = 87" in c13.numbers
+    for f in (c12, c13):
+        assert (out / f.figures[0]).read_bytes()[:4] == b"\x89PNG"
+    assert "C13 [supported]" in capsys.readouterr().out
+
+
+def test_cli_bad_input(tmp_path, capsys):
+    assert logistic.main(["extra"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
