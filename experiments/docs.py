@@ -6,7 +6,9 @@ each is produced by code, never typed by hand (a test checks they are current):
 * ``registry``: the activation table, from :func:`jaxact.registry_markdown`;
 * ``sweep``: the default sweep's table and the best configuration of every
   sweep kept in ``docs/sweeps/<name>/`` (a sweep's ``config.json`` and
-  ``results.csv``, copied from its ``--out`` directory).
+  ``results.csv``, copied from its ``--out`` directory);
+* ``performance``: the headline benchmark figures, from ``docs/bench.json``
+  (copied from ``python -m experiments.bench``'s ``--out``).
 """
 
 from __future__ import annotations
@@ -75,9 +77,8 @@ def _sweep() -> str:
         for r in rows:
             by_value.setdefault(r["value"], []).append(r["test_accuracy"])
         value, accs = max(by_value.items(), key=lambda kv: np.mean(kv[1]))
-        best.append(
-            (np.mean(accs), np.std(accs), len(accs), value, config, meta["command"], d.name)
-        )
+        command = meta.get("command") or sweep.command_line(config)
+        best.append((np.mean(accs), np.std(accs), len(accs), value, config, command, d.name))
     if best:
         out += [
             "Best configuration of each kept sweep on the standard MNIST-1D split "
@@ -96,15 +97,39 @@ def _sweep() -> str:
     return "\n".join(out).strip()
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"registry": _registry, "sweep": _sweep}
+BENCH = README.parent / "docs" / "bench.json"
+
+
+def _performance() -> str:
+    import json
+
+    from experiments import bench
+
+    if not BENCH.exists():
+        return "(no docs/bench.json yet: run `python -m experiments.bench --write-docs`)"
+    res = json.loads(BENCH.read_text())
+    command = res.get("command", "python -m experiments.bench")
+    return (
+        f"From `docs/bench.json` (`{command}`, {res.get('date', '')[:10]}, "
+        f"{res.get('machine', {}).get('cpu', 'CPU') if isinstance(res.get('machine'), dict) else ''}); "
+        "details and the analysis of the missed targets: "
+        "[docs/performance.md](docs/performance.md).\n\n" + bench.readme_table(res)
+    )
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "registry": _registry,
+    "sweep": _sweep,
+    "performance": _performance,
+}
 
 
 def block(text: str, name: str) -> str:
     """The current content of block ``name`` in ``text``."""
-    m = re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", text, re.S)
+    m = re.search(rf"<!-- {name}:start -->\n(.*?)<!-- {name}:end -->", text, re.S)
     if m is None:
         raise ValueError(f"README has no <!-- {name}:start/end --> block")
-    return m.group(1)
+    return m.group(1).rstrip("\n")
 
 
 def refresh(text: str) -> str:
@@ -113,8 +138,8 @@ def refresh(text: str) -> str:
         content = make()
         block(text, name)  # must exist
         text = re.sub(
-            rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)",
-            lambda m, c=content: m.group(1) + c + m.group(2),
+            rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)",
+            lambda m, c=content: m.group(1) + c + "\n" + m.group(2),
             text,
             flags=re.S,
         )
