@@ -484,7 +484,7 @@ def worker_activations(cfg: dict) -> dict:
     return {"elements": n, "shape": list(shape), "rows": rows, "numpy": np.__version__}
 
 
-def _engine_setup(cfg: dict, steps: int):
+def _engine_setup(cfg: dict, steps: int, **overrides):
     from experiments import engine
     from jaxact import linen
 
@@ -496,6 +496,7 @@ def _engine_setup(cfg: dict, steps: int):
         optimizer="adam",
         eval_every=steps,  # one evaluation, at the end, as the baselines do
         shared_batches=cfg["shared_batches"],
+        **overrides,
     )
 
 
@@ -534,6 +535,22 @@ def worker_engine(cfg: dict) -> dict:
     first = _engine_sweep(trainer, cfg["k"], cfg, 0, timer)
     # New seeds, α and the same shapes: must not compile again.
     warm = _engine_sweep(trainer, cfg["k"], cfg, cfg["k"], timer)
+    # Ablations, to see where the engine's time goes: the same sweep without the
+    # per-step divergence guard, then also on a single device (no split of K).
+    ablations = {}
+    variants = [("no divergence guard", trainer.devices)]
+    if trainer.num_devices > 1:
+        variants.append(("no divergence guard, 1 device", trainer.devices[:1]))
+    for label, devices in variants:
+        t = engine.Trainer(
+            _engine_setup(cfg, cfg["steps"], divergence_guard=False), ds, devices=devices
+        )
+        r = _engine_sweep(t, cfg["k"], cfg, 0, timer)
+        ablations[label] = {
+            "devices": t.num_devices,
+            "run_seconds": r["wall_seconds"] - r["compile_seconds"],
+            "test_accuracy": r["test_accuracy"],
+        }
     timer.close()
     return {
         "devices": trainer.num_devices,
@@ -548,6 +565,7 @@ def worker_engine(cfg: dict) -> dict:
         "final_batch_loss": warm["final_batch_loss"],
         "rss_before_mib": rss_before,
         "peak_rss_mib": _peak_rss_mib(),
+        "ablations": ablations,
     }
 
 
@@ -959,6 +977,21 @@ def tables(res: dict) -> str:
                     f"{'met' if ok else 'NOT met'})"
                 )
         out.append("Targets — " + "; ".join(checks) + ".")
+        if e.get("ablations"):
+            loop = s["variants"].get("jax_loop")
+            out.append(
+                "\nEngine ablations (same sweep; run time = wall minus compile): "
+                "where the engine's time goes.\n"
+            )
+            out.append("| engine variant | devices | run s | × engine (a) | × loop (b) |")
+            out.append("|---|---|---|---|---|")
+            rows = [("(a) as above", e)] + list(e["ablations"].items())
+            for label, v in rows:
+                vs_loop = f"{v['run_seconds'] / loop['run_seconds']:.2f}" if loop else "–"
+                out.append(
+                    f"| {label} | {v['devices']} | {_fmt(v['run_seconds'])} | "
+                    f"{v['run_seconds'] / e['run_seconds']:.2f} | {vs_loop} |"
+                )
     if "scaling" in res:
         sc = res["scaling"]
         out.append(

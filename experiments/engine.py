@@ -99,6 +99,12 @@ class Setup:
         ``shuffle=True, drop_last=True``).
       shared_batches: every run sees the same minibatch at a step (runs then
         differ only by initialisation and hyperparameters).
+      divergence_guard: at every step, a run whose loss or new parameters are
+        not finite keeps its last finite parameters and optimiser state and is
+        flagged ``diverged``. ``False`` drops the per-step check of every
+        parameter (a reduction and a select per leaf): the flag then comes from
+        the loss alone and a diverged run keeps updating (to NaN); the other
+        runs are unaffected either way.
       eval_train_max: at most this many training samples are used for the
         training-split evaluation (all if ``None``).
       metrics: optional extra metrics evaluated with the others, a hashable
@@ -117,6 +123,7 @@ class Setup:
     frozen: tuple[str, ...] = ()
     sampling: str = "uniform"
     shared_batches: bool = False
+    divergence_guard: bool = True
     eval_train_max: int | None = 10_000
     metrics: Callable[..., Mapping[str, jax.Array]] | None = None
 
@@ -383,6 +390,8 @@ class Trainer:
             loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb)
             updates, new_opt_state = tx.update(grads, opt_state, params)
             new_params = optax.apply_updates(params, updates)
+            if not setup.divergence_guard:
+                return (new_params, new_opt_state, diverged | ~jnp.isfinite(loss)), loss
             ok = jnp.isfinite(loss) & _tree_all_finite(new_params) & ~diverged
             keep = lambda new, old: jnp.where(ok, new, old)
             params = jax.tree.map(keep, new_params, params)

@@ -168,6 +168,7 @@ def render(
     *,
     command: str,
     elapsed: float,
+    reused: Sequence[str] = (),
 ) -> str:
     """The Markdown of ``docs/claims.md``."""
     order = {f"C{i}": i for i in range(1, 16)}
@@ -179,6 +180,15 @@ def render(
         f"in {elapsed / 60:.1f} min.  ",
         f"Machine: {machine()}.",
         "",
+    ]
+    if reused:
+        lines += [
+            f"Reused from an earlier run of the report in the same `--runs` folder (their "
+            f"`findings.json` existed): {', '.join(reused)}; the time above includes the "
+            f"time they took then.",
+            "",
+        ]
+    lines += [
         "Each claim of the source notes (seeds 000–004, SPEC section 5) is settled by a "
         "study in `experiments/` built on the one training engine; every number below was "
         "computed by that run (training numbers: mean ± std over seeds). Verdict rules are "
@@ -246,12 +256,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     figdir = docs / "figures"
     t0 = time.perf_counter()
     collected: list[tuple[str, Finding]] = []
+    reused: list[str] = []
     figures: dict[tuple[str, str], str] = {}
     for name in names:
         out = runs / name
         done = out / "findings.json"
         if name in only and (args.force or not done.exists()):
             print(f"[report] {name} ...", file=sys.stderr, flush=True)
+            if args.force and out.exists():
+                shutil.rmtree(out)
             t = time.perf_counter()
             if name == "prelu_learned":
                 found = prelu_learned(out, quick=args.quick)
@@ -260,7 +273,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 found = importlib.import_module(f"experiments.{name}").run(out, quick=args.quick)
                 if not done.exists():
                     findings_mod.write(out, found)
-            print(f"[report] {name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+            seconds = time.perf_counter() - t
+            (out / "seconds.txt").write_text(f"{seconds:.1f}\n")
+            print(f"[report] {name}: {seconds:.1f} s", file=sys.stderr)
+        elif done.exists():
+            reused.append(name)
+            t0 -= _recorded_seconds(out)
         if not done.exists():
             continue
         for f in findings_mod.read(done):
@@ -272,22 +290,35 @@ def main(argv: Sequence[str] | None = None) -> int:
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(src, dst)
                     figures[(name, p)] = str(dst)
-    gallery: list[str] = []
-    try:
-        from jaxact import plotting
-
-        gdir = figdir / "gallery"
-        gdir.mkdir(parents=True, exist_ok=True)
-        gallery = sorted(str(p) for p in _as_paths(plotting.gallery(gdir)))
-    except ImportError as e:  # matplotlib missing: the table still renders
-        print(f"[report] gallery skipped: {e}", file=sys.stderr)
+    gallery = _gallery(figdir)
     command = PROG + (" --quick" if args.quick else "")
-    text = render(collected, figures, gallery, command=command, elapsed=time.perf_counter() - t0)
+    elapsed = time.perf_counter() - t0
+    text = render(collected, figures, gallery, command=command, elapsed=elapsed, reused=reused)
     from experiments.engine import atomic_write
 
     atomic_write(docs / "claims.md", lambda f: f.write(text), mode="w")
     print(f"wrote {docs / 'claims.md'} ({len(collected)} findings, {len(figures)} figures)")
     return 0
+
+
+def _recorded_seconds(out: Path) -> float:
+    """How long the study in ``out`` took when it ran (0 if not recorded)."""
+    try:
+        return float((out / "seconds.txt").read_text())
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _gallery(figdir: Path) -> list[str]:
+    """Plots every activation and its derivative into ``figdir/gallery``."""
+    try:
+        from jaxact import plotting
+    except ImportError as e:  # matplotlib missing: the table still renders
+        print(f"[report] gallery skipped: {e}", file=sys.stderr)
+        return []
+    gdir = figdir / "gallery"
+    gdir.mkdir(parents=True, exist_ok=True)
+    return sorted(str(p) for p in _as_paths(plotting.gallery(gdir)))
 
 
 def _as_paths(result) -> list[Path]:

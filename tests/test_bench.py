@@ -87,6 +87,12 @@ def test_sweep_variants_and_ratios(quick):
     engine = sweep["variants"]["engine"]
     assert engine["recompilations_on_new_values"] == 0
     assert engine["compilations"] >= 1
+    ablations = engine["ablations"]
+    assert "no divergence guard" in ablations
+    for label, v in ablations.items():
+        _positive(v["run_seconds"], f"ablation {label} run_seconds")
+        _positive(v["test_accuracy"], f"ablation {label} test_accuracy")
+        assert v["devices"] == (1 if "1 device" in label else engine["devices"])
     if not HAS_TORCH:
         assert any("torch is not installed" in n for n in res["notes"])
 
@@ -108,6 +114,7 @@ def test_docs_page_is_generated_from_the_json(quick):
     assert res["machine"]["cpu"] in page
     assert bench.ANALYSIS_BEGIN in page and bench.ANALYSIS_END in page
     assert "not measured here" in page
+    assert "Engine ablations" in page
     kept = page.replace("(not written yet)", "hand-written: see bench.json")
     again = bench.render_docs(res, "runs/bench/bench.json", kept)
     assert "hand-written: see bench.json" in again

@@ -122,6 +122,20 @@ def test_diverging_run_is_flagged_and_leaves_others_identical(xor):
     assert all(np.isfinite(leaf[1]).all() for leaf in jax.tree.leaves(wild.params()))
 
 
+def test_without_the_guard_a_diverged_run_is_flagged_and_the_others_are_unchanged(xor):
+    guarded = _run(engine.Trainer(_setup(optimizer="sgd"), xor), [0, 1, 2], learning_rate=0.1)
+    trainer = engine.Trainer(_setup(optimizer="sgd", divergence_guard=False), xor)
+    calm = _run(trainer, [0, 1, 2], learning_rate=[0.1, 0.1, 0.1])
+    wild = _run(trainer, [0, 1, 2], learning_rate=[0.1, 1e38, 0.1])
+    assert wild.final()["diverged"].tolist() == [False, True, False]
+    for i in (0, 2):
+        for name in ("test_accuracy", "train_loss", "alpha"):
+            np.testing.assert_array_equal(wild.history[name][i], calm.history[name][i])
+            np.testing.assert_array_equal(calm.history[name][i], guarded.history[name][i])
+    # Unguarded, the diverged run kept updating: its parameters are no longer finite.
+    assert not all(np.isfinite(leaf[1]).all() for leaf in jax.tree.leaves(wild.params()))
+
+
 def test_frozen_parameter_stays_and_learnable_one_moves(xor):
     learn = _run(engine.Trainer(_setup(), xor), [0], learning_rate=1e-2, values={"alpha": [0.3]})
     fixed = _run(
