@@ -111,8 +111,7 @@ class Dataset:
             x = getattr(self, field)
             if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim != 2:
                 raise TypeError(
-                    f"{field} must be a 2-D float32 numpy array, got "
-                    f"{_describe_array(x)}."
+                    f"{field} must be a 2-D float32 numpy array, got {_describe_array(x)}."
                 )
         for field in ("y_train", "y_test"):
             y = getattr(self, field)

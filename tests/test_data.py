@@ -165,9 +165,7 @@ def test_binary_shapes_and_rule():
 
 
 def test_binary_rule_boundaries():
-    x = np.array(
-        [[40.0, 70.0, 70.0], [39.99, 99.0, 99.0], [60.0, 60.0, 60.0], [59.0, 60.0, 60.0]]
-    )
+    x = np.array([[40.0, 70.0, 70.0], [39.99, 99.0, 99.0], [60.0, 60.0, 60.0], [59.0, 60.0, 60.0]])
     np.testing.assert_array_equal(data.binary_rule(x), [1, 0, 1, 0])
     with pytest.raises(ValueError, match=r"\(N, 3\)"):
         data.binary_rule(np.zeros((2, 2)))
@@ -393,9 +391,10 @@ def test_idx_header_bytes(tmp_path):
     # magic 0x00000801 (ubyte, 1 dimension), count 3 big-endian, then the bytes
     assert p.read_bytes() == bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 1])
     p = data.write_idx(tmp_path / "ints", np.array([[1, -2]], np.int32))
-    assert p.read_bytes() == bytes([0, 0, 0x0C, 2, 0, 0, 0, 1, 0, 0, 0, 2]) + np.array(
-        [1, -2], ">i4"
-    ).tobytes()
+    assert (
+        p.read_bytes()
+        == bytes([0, 0, 0x0C, 2, 0, 0, 0, 1, 0, 0, 0, 2]) + np.array([1, -2], ">i4").tobytes()
+    )
     p = data.write_idx(tmp_path / "g.gz", np.array([5], np.uint8))
     assert gzip.decompress(p.read_bytes()) == bytes([0, 0, 8, 1, 0, 0, 0, 1, 5])
 
