@@ -8,7 +8,7 @@ each is produced by code, never typed by hand (a test checks they are current):
   sweep kept in ``docs/sweeps/<name>/`` (a sweep's ``config.json`` and
   ``results.csv``, copied from its ``--out`` directory);
 * ``performance``: the headline benchmark figures, from ``docs/bench.json``
-  (copied from ``python -m experiments.bench``'s ``--out``).
+  (written by ``python -m experiments.bench --out docs --write-docs``).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _performance() -> str:
     return (
         f"From `docs/bench.json` (`{command}`, {res.get('date', '')[:10]}, "
         f"{res.get('machine', {}).get('cpu', 'CPU') if isinstance(res.get('machine'), dict) else ''}); "
-        "details and the analysis of the missed targets: "
+        "details, targets and their analysis: "
         "[docs/performance.md](docs/performance.md).\n\n" + bench.readme_table(res)
     )
 
