@@ -29,7 +29,6 @@ not fall.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -221,35 +220,19 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     return [finding]
 
 
-class UsageError(Exception):
-    """Bad command-line input: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
-
-
 PROG = "python -m experiments.binary"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m experiments.binary [--out DIR] [--quick]``."""
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/binary", help="output directory")
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_EPOCHS} epochs only")
-    try:
-        args = parser.parse_args(argv)
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out} exists and is not a directory")
-    except UsageError as e:
-        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
-    for f in run(out, quick=args.quick):
-        print(f"{f.claim} [{f.verdict}] {f.statement}\n{f.numbers}\n")
-    print(f"wrote {out}/findings.json")
-    return 0
+    return findings.main(
+        PROG,
+        run,
+        argv,
+        description=__doc__.splitlines()[0],
+        default_out="runs/binary",
+        quick_help=f"{QUICK_EPOCHS} epochs only",
+    )
 
 
 if __name__ == "__main__":

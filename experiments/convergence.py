@@ -29,7 +29,6 @@ Swish best, sigmoid ≈ identity; with bad initialisation sigmoid is best".
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from collections.abc import Sequence
@@ -78,15 +77,6 @@ ERROR_THRESHOLDS = (0.5, 0.25)
 C5_MIN_RATIO = 3.0
 #: C8/C9: two accuracies are "about equal" within this many percentage points.
 SAME_PP = 2.0
-
-
-class UsageError(Exception):
-    """Bad command-line input: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
 
 
 def steps_to_threshold(
@@ -543,21 +533,14 @@ def _c9(results: dict, figs: list[str]) -> findings.Finding:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m experiments.convergence [--out DIR] [--quick]``."""
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/convergence", help="output directory")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
-    try:
-        args = parser.parse_args(argv)
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out} exists and is not a directory")
-    except UsageError as e:
-        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
-    for f in run(out, quick=args.quick):
-        print(f"{f.claim} [{f.verdict}] {f.statement}\n{f.numbers}\n")
-    print(f"wrote {out}/findings.json")
-    return 0
+    return findings.main(
+        PROG,
+        run,
+        argv,
+        description=__doc__.splitlines()[0],
+        default_out="runs/convergence",
+        quick_help="tiny sizes (a smoke test)",
+    )
 
 
 if __name__ == "__main__":

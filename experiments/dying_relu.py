@@ -26,7 +26,6 @@ no longer updated); LeakyReLU/PReLU prevent it".
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from collections.abc import Mapping, Sequence
@@ -49,15 +48,6 @@ HIDDEN = (100, 100)
 MIN_DEAD = 0.05
 #: ...and be at least this many times the others' non-gradient-carrying fraction.
 FACTOR = 5.0
-
-
-class UsageError(Exception):
-    """Bad command-line input: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
 
 
 def hidden_preactivations(
@@ -345,21 +335,14 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m experiments.dying_relu [--out DIR] [--quick]``."""
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/dying_relu", help="output directory")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
-    try:
-        args = parser.parse_args(argv)
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out} exists and is not a directory")
-    except UsageError as e:
-        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
-    for f in run(out, quick=args.quick):
-        print(f"{f.claim} [{f.verdict}] {f.statement}\n{f.numbers}\n")
-    print(f"wrote {out}/findings.json")
-    return 0
+    return findings.main(
+        PROG,
+        run,
+        argv,
+        description=__doc__.splitlines()[0],
+        default_out="runs/dying_relu",
+        quick_help="tiny sizes (a smoke test)",
+    )
 
 
 if __name__ == "__main__":

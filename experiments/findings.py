@@ -8,10 +8,12 @@ calls them all and renders the findings into ``docs/claims.md``.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 VERDICTS = ("supported", "not supported", "depends")
@@ -64,3 +66,43 @@ def read(path: str | os.PathLike) -> list[Finding]:
         Finding(**{**d, "sources": tuple(d["sources"]), "figures": tuple(d["figures"])})
         for d in items
     ]
+
+
+def main(
+    prog: str,
+    run: Callable[..., Sequence[Finding]],
+    argv: Sequence[str] | None,
+    *,
+    description: str,
+    default_out: str,
+    quick_help: str = "tiny sizes (a smoke test)",
+) -> int:
+    """The command line every study shares: ``python -m experiments.<name> [--out DIR] [--quick]``.
+
+    Runs ``run(out, quick=...)``, prints each finding and returns the exit
+    status; bad input is one line on stderr and status 2, with nothing written.
+    """
+    parser = _Parser(prog=prog, description=description)
+    parser.add_argument("--out", default=default_out, help="output directory")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    try:
+        args = parser.parse_args(argv)
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out} exists and is not a directory")
+    except UsageError as e:
+        print(f"{prog}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    for f in run(out, quick=args.quick):
+        print(f"{f.claim} [{f.verdict}] {f.statement}\n{f.numbers}\n")
+    print(f"wrote {out}/findings.json")
+    return 0
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)

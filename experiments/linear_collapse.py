@@ -28,7 +28,6 @@ tanh beat it by at least ``CLEAR`` (10 points); *not supported* otherwise.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -341,35 +340,19 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     return [finding]
 
 
-class UsageError(Exception):
-    """Bad command-line input: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
-
-
 PROG = "python -m experiments.linear_collapse"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m experiments.linear_collapse [--out DIR] [--quick]``."""
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/linear_collapse", help="output directory")
-    parser.add_argument("--quick", action="store_true", help="xor only, 200 steps")
-    try:
-        args = parser.parse_args(argv)
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out} exists and is not a directory")
-    except UsageError as e:
-        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
-    for f in run(out, quick=args.quick):
-        print(f"{f.claim} [{f.verdict}] {f.statement}\n{f.numbers}\n")
-    print(f"wrote {out}/findings.json")
-    return 0
+    return findings.main(
+        PROG,
+        run,
+        argv,
+        description=__doc__.splitlines()[0],
+        default_out="runs/linear_collapse",
+        quick_help="xor only, 200 steps",
+    )
 
 
 if __name__ == "__main__":

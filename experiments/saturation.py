@@ -30,7 +30,6 @@ device: a vectorised ``exp`` on a memory-bound CPU or GPU hides most of it).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -429,36 +428,19 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
 # -- command line ----------------------------------------------------------------
 
 
-class UsageError(Exception):
-    """Bad command-line input: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
-
-
 PROG = "python -m experiments.saturation"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m experiments.saturation [--out DIR] [--quick]``."""
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/saturation", help="output directory")
-    parser.add_argument("--quick", action="store_true", help="tiny timing run (seconds)")
-    try:
-        args = parser.parse_args(argv)
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out} exists and is not a directory")
-    except UsageError as e:
-        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
-    result = run(out, quick=args.quick)
-    for f in result:
-        print(f"{f.claim} [{f.verdict}] {f.statement}\n{f.numbers}\n")
-    print(f"wrote {out}/findings.json")
-    return 0
+    return findings.main(
+        PROG,
+        run,
+        argv,
+        description=__doc__.splitlines()[0],
+        default_out="runs/saturation",
+        quick_help="tiny timing run (seconds)",
+    )
 
 
 if __name__ == "__main__":

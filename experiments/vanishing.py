@@ -29,7 +29,6 @@ input scale :math:`s = 2` for SELU and relu.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
 from collections.abc import Callable, Sequence
@@ -82,15 +81,6 @@ C7_CONFIGS = (
 C7_DEPTH = 64
 #: C7 "→ deep nets": SELU's deep training accuracy within this many pp of the best.
 DEEP_PP = 5.0
-
-
-class UsageError(Exception):
-    """Bad command-line input: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
 
 
 def _check_positive(value, name: str) -> None:
@@ -654,21 +644,14 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m experiments.vanishing [--out DIR] [--quick]``."""
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/vanishing", help="output directory")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
-    try:
-        args = parser.parse_args(argv)
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out} exists and is not a directory")
-    except UsageError as e:
-        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
-    for f in run(out, quick=args.quick):
-        print(f"{f.claim} [{f.verdict}] {f.statement}\n{f.numbers}\n")
-    print(f"wrote {out}/findings.json")
-    return 0
+    return findings.main(
+        PROG,
+        run,
+        argv,
+        description=__doc__.splitlines()[0],
+        default_out="runs/vanishing",
+        quick_help="tiny sizes (a smoke test)",
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ layer's weight updates share one sign → zig-zag, slower".
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,15 +71,6 @@ LEARNING_RATES = (0.1, 0.3, 1.0, 3.0)
 SLOWER = 1.2
 #: a minibatch same-sign fraction (or gap) that counts as an effect.
 BATCH_GAP = 0.1
-
-
-class UsageError(Exception):
-    """Bad command-line input: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
 
 
 class OffsetMLP(nn.Module):
@@ -423,21 +413,14 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m experiments.zigzag [--out DIR] [--quick]``."""
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/zigzag", help="output directory")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
-    try:
-        args = parser.parse_args(argv)
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out} exists and is not a directory")
-    except UsageError as e:
-        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
-    for f in run(out, quick=args.quick):
-        print(f"{f.claim} [{f.verdict}] {f.statement}\n{f.numbers}\n")
-    print(f"wrote {out}/findings.json")
-    return 0
+    return findings.main(
+        PROG,
+        run,
+        argv,
+        description=__doc__.splitlines()[0],
+        default_out="runs/zigzag",
+        quick_help="tiny sizes (a smoke test)",
+    )
 
 
 if __name__ == "__main__":
