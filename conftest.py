@@ -15,4 +15,16 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # Doctests of modules whose optional dependency is absent are not collected.
 collect_ignore = []
 if importlib.util.find_spec("torch") is None:
-    collect_ignore.append("experiments/bench_torch.py")
+    collect_ignore.append("experiments/bench/torch_baselines.py")
+
+# JAX's persistent compilation cache for the test session: identical programs
+# compiled by different tests (and by earlier runs on this machine) are read
+# back instead of recompiled. JAXACT_TEST_CACHE=0 turns it off.
+if os.environ.get("JAXACT_TEST_CACHE", "1") != "0":
+    os.environ.setdefault(
+        "JAX_COMPILATION_CACHE_DIR",
+        os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "jaxact", "jax-tests"
+        ),
+    )
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")

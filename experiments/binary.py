@@ -7,7 +7,7 @@ and prints the epoch's mean batch loss ("cost") every 1,000 epochs: 0.680 at
 epoch 1,000 falling to 0.576 at epoch 10,000. The PyTorch loop runs eagerly,
 one small batch at a time (about an hour, by the seed's account).
 
-Here the same run goes through :mod:`experiments.engine` as one compiled
+Here the same run goes through :mod:`jaxact.sweep` as one compiled
 program, with the seeds vmapped: a Linear(3, 1) Linen module initialised like
 ``torch.nn.Linear`` (kernel and bias uniform in :math:`\pm 1/\sqrt{3}`), the
 engine's ``loss="bce"`` (sigmoid + BCE on the logit, which is ``BCELoss`` of
@@ -18,21 +18,26 @@ cost. The data are regenerated from the seed's rule
 (:func:`experiments.data.make_binary`, 1,000 rows, 800 for training), not the
 book's CSV, so the numbers can only be compared in shape, not digit for digit.
 
-Rule: *supported* if the cost falls in every seed (per-window means over
-1/100 of the run never rise by more than 0.001, and the last window is below
-the first) **and** the final test accuracy beats the majority-class rate in
-every seed; *depends* if the cost falls but the accuracy does not beat the
-majority class (the optimisation works; at this learning rate and with raw
-features the classifier is not yet useful); *not supported* if the cost does
-not fall.
+Rule: the task counts as learned only if the classifier beats the
+majority-class rate: the 95% t-interval of the mean test accuracy over the
+seeds lies above it. *Supported* if the cost falls in every seed (per-window
+means over 1/100 of the run never rise by more than 0.001, and the last
+window is below the first) and the task is learned; *depends* if the cost
+falls and the interval straddles the majority rate; *not supported*
+otherwise: a falling cost alone can be the bias learning the positive rate.
+
+A second row trains the same model with the same SGD on standardised inputs
+(training-split mean and standard deviation) at the learning rates
+``STANDARDISED_LRS``, to show what the note's setting lacks: with raw inputs
+in [0, 100) the second-moment matrix of (x, y, z, 1) is badly conditioned, and
+a step size that is stable along its steepest direction barely moves along the
+others.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -40,7 +45,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
-from experiments import data, engine, findings
+from experiments import data, findings
+from experiments.stats import sample_std
+from jaxact import sweep
 
 CLAIMS = ("C11",)
 
@@ -55,6 +62,8 @@ SEED_COSTS = {1000: 0.680, 10_000: 0.576}
 SEED_PARAMS = ((0.0089, 0.0070, 0.0096), -0.9644)
 #: Largest rise of a window mean over the previous one that still counts as falling.
 RISE_TOLERANCE = 1e-3
+#: The second row: the same model and SGD on standardised inputs, at these learning rates.
+STANDARDISED_LRS = (1e-4, 1e-1)
 
 
 def _torch_uniform(fan_in: int):
@@ -106,7 +115,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     epochs = QUICK_EPOCHS if quick else EPOCHS
     ds = data.load("binary", seed=0)
     per_epoch = ds.num_train // BATCH_SIZE
-    setup = engine.Setup(
+    setup = sweep.Setup(
         model=_TorchLinear(),
         steps=epochs * per_epoch,
         batch_size=BATCH_SIZE,
@@ -116,7 +125,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
         sampling="epoch",
     )
     t0 = time.perf_counter()
-    trainer = engine.Trainer(setup, ds)
+    trainer = sweep.Trainer(setup, ds)
     state = trainer.init(seeds=list(SEEDS), learning_rate=LEARNING_RATE)
     first_chunk: list[float] = []
     state = trainer.run(
@@ -136,8 +145,37 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     train_acc = hist["train_accuracy"][:, -1]
     pos_rate = float(np.mean(ds.y_test))
     majority = max(pos_rate, 1.0 - pos_rate)
-    beats = bool(np.all(acc > majority))
-    verdict = "supported" if falls and beats else ("depends" if falls else "not supported")
+    learned = _learned(acc, majority)
+    if falls and learned == "learned":
+        verdict = "supported"
+    elif falls and learned == "inconclusive":
+        verdict = "depends"
+    else:
+        verdict = "not supported"
+    rows = [_row("raw (the note's setting)", LEARNING_RATE, cost[:, -1], acc, majority, ds, state)]
+    std_ds = _standardised(ds)
+    std_trainer = sweep.Trainer(setup, std_ds)
+    std_state = std_trainer.run(
+        std_trainer.init(
+            seeds=np.tile(SEEDS, len(STANDARDISED_LRS)),
+            learning_rate=np.repeat(STANDARDISED_LRS, len(SEEDS)),
+        )
+    )
+    std_cost = std_state.history["batch_loss"][:, 1:]
+    for i, lr in enumerate(STANDARDISED_LRS):
+        sel = slice(i * len(SEEDS), (i + 1) * len(SEEDS))
+        rows.append(
+            _row(
+                "standardised",
+                lr,
+                std_cost[sel, -1],
+                std_state.history["test_accuracy"][sel, -1],
+                majority,
+                std_ds,
+                std_state,
+                sel,
+            )
+        )
 
     params = state.params()
     kernel = np.asarray(params["Dense_0"]["kernel"])[:, :, 0]  # (runs, 3)
@@ -148,7 +186,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     p = float(np.mean(ds.y_train))
     constant_bce = -(p * math.log(p) + (1 - p) * math.log(1 - p))
 
-    pm = lambda a, s=1.0, f=".3f": f"{s * np.mean(a):{f}} ± {s * np.std(a):{f}}"
+    pm = lambda a, s=1.0, f=".3f": f"{s * np.mean(a):{f}} ± {s * sample_std(a):{f}}"
     seed_mid = SEED_COSTS.get(e_mid)
     numbers = "\n".join(
         [
@@ -176,11 +214,25 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
         ]
     )
     condition = (
-        "Rule: supported if the cost falls (1/100-run window means never rise by more than "
-        f"{RISE_TOLERANCE:g}, last below first) and the test accuracy beats the majority class "
-        "in every seed; depends if only the cost falls. Data regenerated from the seed's rule, "
-        "not the book's CSV, and initialised by our seeds: the costs can match the seed's in "
-        "trend, not digit for digit."
+        "Rule: the task is learned if the 95% t-interval of the mean test accuracy over the "
+        f"seeds lies above the majority-class rate. Supported if the cost falls (1/100-run "
+        f"window means never rise by more than {RISE_TOLERANCE:g}, last below first) and the "
+        "task is learned; depends if the cost falls and the interval straddles the majority "
+        f"rate; not supported otherwise (here the cost {'falls' if falls else 'does not fall'} "
+        f"and the task is {learned}). "
+        "Why the note's setting learns only the bias: with raw inputs in [0, 100) the "
+        f"second-moment matrix of (x, y, z, 1) has condition number {_condition(ds):,.0f} "
+        f"(standardised: {_condition(std_ds):.1f}), so a learning rate that is stable along its "
+        "steepest direction barely moves along the others; the standardised rows show what "
+        "learns the task. Data regenerated from the note's rule, not the book's CSV, and "
+        "initialised by our seeds: the costs can match the note's in trend, not digit for digit."
+    )
+    numbers += "\n\n" + "\n".join(
+        [
+            "| inputs | SGD lr | final cost | test accuracy | predicted positive | task |",
+            "|---|---|---|---|---|---|",
+            *rows,
+        ]
     )
     from matplotlib.figure import Figure
 
@@ -215,25 +267,73 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
         verdict=verdict,
         condition=condition,
         figures=("cost.png",),
+        headline=_headline(
+            acc, majority, pred_pos, std_state.history["test_accuracy"][-len(SEEDS) :, -1]
+        ),
     )
     findings.write(out, [finding])
     return [finding]
 
 
-PROG = "python -m experiments.binary"
+def _headline(acc: np.ndarray, majority: float, pred_pos: float, std_acc: np.ndarray) -> str:
+    from experiments import stats
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m experiments.binary [--out DIR] [--quick]``."""
-    return findings.main(
-        PROG,
-        run,
-        argv,
-        description=__doc__.splitlines()[0],
-        default_out="runs/binary",
-        quick_help=f"{QUICK_EPOCHS} epochs only",
+    return (
+        f"test accuracy {stats.format_ci(stats.summary(acc))} against the majority-class rate "
+        f"{100 * majority:.1f}%, predicting the positive class for {100 * pred_pos:.1f}% of rows; "
+        f"standardised inputs, lr {STANDARDISED_LRS[-1]:g}: "
+        f"{stats.format_ci(stats.summary(std_acc))}"
     )
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _learned(acc: np.ndarray, majority: float) -> str:
+    """"learned" if the accuracy's interval lies above the majority rate, "not learned" if below."""
+    from experiments import stats
+
+    s = stats.summary(acc)
+    # float32 accuracies of a classifier that always says "negative" equal the majority rate
+    # only up to rounding: compare with a margin far below one test row
+    margin = 1e-6
+    if s.ci_low > majority + margin:
+        return "learned"
+    if s.ci_high <= majority + margin:
+        return "not learned"
+    return "inconclusive"
+
+
+def _standardised(ds: data.Dataset) -> data.Dataset:
+    """``ds`` with its features standardised by the training split's mean and std."""
+    import dataclasses
+
+    mu = ds.x_train.mean(0, dtype=np.float64)
+    sd = ds.x_train.std(0, dtype=np.float64)
+    scale = lambda x: ((x - mu) / sd).astype(np.float32)
+    return dataclasses.replace(
+        ds,
+        x_train=scale(ds.x_train),
+        x_test=scale(ds.x_test),
+        description=ds.description + "; features standardised by the training split",
+    )
+
+
+def _condition(ds: data.Dataset) -> float:
+    """Condition number of the training inputs' second-moment matrix with a bias column."""
+    a = np.concatenate([ds.x_train, np.ones((ds.num_train, 1))], axis=1).astype(np.float64)
+    ev = np.linalg.eigvalsh(a.T @ a / len(a))
+    return float(ev[-1] / ev[0])
+
+
+def _row(inputs, lr, cost, acc, majority, ds, state, sel=slice(None)) -> str:
+    """One row of the table: inputs, lr, final cost, accuracy, predicted-positive rate, verdict."""
+    from experiments import stats
+
+    params = state.params()
+    kernel = np.asarray(params["Dense_0"]["kernel"])[sel, :, 0]
+    bias = np.asarray(params["Dense_0"]["bias"])[sel, 0]
+    x_all = np.concatenate([ds.x_train, ds.x_test])
+    pred_pos = float(np.mean((x_all @ kernel.T + bias) > 0))
+    return (
+        f"| {inputs} | {lr:g} | {stats.format_ci(stats.summary(cost), pct=False, digits=3)} | "
+        f"{stats.format_ci(stats.summary(acc))} | {100 * pred_pos:.1f}% | "
+        f"{_learned(acc, majority)} (majority {100 * majority:.1f}%) |"
+    )

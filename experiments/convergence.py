@@ -1,8 +1,8 @@
 r"""How fast and how well each activation trains an MLP on MNIST-1D (claims C5, C8, C9).
 
-``python -m experiments.convergence [--out DIR] [--quick]``
+``python -m experiments.report --only convergence``
 
-Every (activation, initialisation) pair is one engine :class:`~experiments.engine.Setup`
+Every (activation, initialisation) pair is one engine :class:`~jaxact.sweep.Setup`
 (an MLP of two hidden layers of 100 units, SGD with momentum 0.9 as in
 Krizhevsky et al. 2012, batch 100); its seeds are vmapped runs of one compiled
 program. The study measures
@@ -30,7 +30,6 @@ Swish best, sigmoid ≈ identity; with bad initialisation sigmoid is best".
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,9 +39,10 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from experiments import findings
+from experiments.stats import sample_std
+from jaxact import sweep
 
 CLAIMS = ("C5", "C8", "C9")
-PROG = "python -m experiments.convergence"
 
 ACTIVATIONS = (
     "identity",
@@ -235,7 +235,7 @@ def _fmt_steps(s: np.ndarray, horizon: int) -> str:
     reached = s[s >= 0]
     if reached.size == 0:
         return f"not reached within {horizon} steps"
-    text = f"{reached.mean():.0f} ± {reached.std():.0f}"
+    text = f"{reached.mean():.0f} ± {sample_std(reached):.0f}"
     if reached.size < s.size:
         text += f" ({s.size - reached.size}/{s.size} seeds not reached within {horizon})"
     return text
@@ -245,12 +245,12 @@ def _fmt_ratio(r: np.ndarray, lb: np.ndarray) -> str:
     if np.all(np.isnan(r)):
         return "undefined (neither reached the threshold)"
     prefix = "≥ " if lb.any() else ""
-    return f"{prefix}{np.nanmean(r):.2f} ± {np.nanstd(r):.2f} (per seed: {', '.join(f'{v:.2f}' for v in r)})"
+    return f"{prefix}{np.nanmean(r):.2f} ± {sample_std(r):.2f} (per seed: {', '.join(f'{v:.2f}' for v in r)})"
 
 
 def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     """Runs the study into ``out``; returns the C5, C8 and C9 findings."""
-    from experiments import data, engine, figures
+    from experiments import data, figures
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -265,14 +265,14 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
         pairs += [(a, b) for b in BAD_INITS for a in BAD_ACTIVATIONS]
     results: dict[tuple[str, str], dict] = {}
     for act, init in pairs:
-        setup = engine.Setup(
+        setup = sweep.Setup(
             model=model(act, init, ds.num_classes),
             steps=steps,
             batch_size=BATCH,
             optimizer="momentum",
             eval_every=eval_every,
         )
-        trainer = engine.Trainer(setup, ds)
+        trainer = sweep.Trainer(setup, ds)
         state = trainer.run(trainer.init(seeds=seeds, learning_rate=LEARNING_RATE))
         h = state.history
         err = 1.0 - h["train_accuracy"]
@@ -358,7 +358,7 @@ def _good(results: dict, act: str) -> dict | None:
 
 
 def _acc(r: dict) -> str:
-    return f"{100 * r['test_acc'].mean():.1f} ± {100 * r['test_acc'].std():.1f} %"
+    return f"{100 * r['test_acc'].mean():.1f} ± {100 * sample_std(r['test_acc']):.1f} %"
 
 
 def _c5(results: dict, steps: int, figs: list[str]) -> findings.Finding:
@@ -406,6 +406,7 @@ def _c5(results: dict, steps: int, figs: list[str]) -> findings.Finding:
             "measurement for that network."
         ),
         figures=tuple(f for f in figs if f.startswith("train_error_good")),
+        headline=_c5_headline(results, steps),
     )
 
 
@@ -458,6 +459,7 @@ def _c8(results: dict, counts: dict[str, dict[str, int]]) -> findings.Finding:
             "layer is an ordinary Dense, so the total is less than 2×."
         ),
         figures=("accuracy_params.png",),
+        headline=_c8_headline(results, hidden_ratio),
     )
 
 
@@ -528,20 +530,63 @@ def _c9(results: dict, figs: list[str]) -> findings.Finding:
             "not supported if none of these holds; depends otherwise."
         ),
         figures=tuple(f for f in figs if f.startswith("train_error_")) + ("accuracy_params.png",),
+        headline=_c9_headline(results),
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m experiments.convergence [--out DIR] [--quick]``."""
-    return findings.main(
-        PROG,
-        run,
-        argv,
-        description=__doc__.splitlines()[0],
-        default_out="runs/convergence",
-        quick_help="tiny sizes (a smoke test)",
-    )
+# -- headlines (the report's summary table) ---------------------------------------
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _c5_headline(results: dict, steps: int) -> str:
+    """tanh/relu step ratio to 25 % training error over the seeds, sigmoid's as a bound."""
+    from experiments import stats
+
+    relu = _good(results, "relu")
+    parts = []
+    for other in ("tanh", "sigmoid"):
+        r = _good(results, other)
+        if r is None or relu is None or 0.25 not in r["reach"]:
+            continue
+        ratio, lower = step_ratio(r["reach"][0.25], relu["reach"][0.25], steps)
+        finite = ratio[np.isfinite(ratio)]
+        if finite.size == 0:
+            parts.append(f"{other}/relu undefined")
+            continue
+        bound = "≥ " if np.any(lower) else ""
+        parts.append(
+            f"{other}/relu {bound}{stats.format_ci(stats.summary(finite), pct=False, digits=2)}"
+        )
+    return "steps to 25 % training error: " + ("; ".join(parts) or "not measured")
+
+
+def _c8_headline(results: dict, hidden_ratio: float) -> str:
+    """swish − relu test accuracy, paired by seed, and maxout's hidden-parameter ratio."""
+    from experiments import stats
+
+    relu, swish = _good(results, "relu"), _good(results, "swish")
+    parts = []
+    if relu is not None and swish is not None:
+        gap = stats.paired_difference(swish["test_acc"], relu["test_acc"])
+        parts.append(f"test accuracy swish − relu {stats.format_difference(gap, pct=True)}")
+    parts.append(f"maxout hidden-layer parameters ×{hidden_ratio:.2f}")
+    return "; ".join(parts)
+
+
+def _c9_headline(results: dict) -> str:
+    """Good init: sigmoid − identity test accuracy, paired by seed; the best under a bad init."""
+    from experiments import stats
+
+    parts = []
+    sig, ident = (results.get((a, GOOD_INIT[a])) for a in ("sigmoid", "identity"))
+    if sig is not None and ident is not None:
+        gap = stats.paired_difference(sig["test_acc"], ident["test_acc"])
+        parts.append(f"good init, sigmoid − identity {stats.format_difference(gap, pct=True)}")
+    for bad in BAD_INITS:
+        accs = {
+            a: results[(a, bad)]["test_acc"].mean()
+            for a in ("identity", "sigmoid", "relu", "swish")
+            if (a, bad) in results
+        }
+        if len(accs) > 1:
+            parts.append(f"best under {bad}: {max(accs, key=accs.get)}")
+    return "; ".join(parts) or "not measured"

@@ -1,6 +1,6 @@
 r"""Dead hidden units during training, ReLU vs LeakyReLU vs PReLU (claim C6).
 
-``python -m experiments.dying_relu [--out DIR] [--quick]``
+``python -m experiments.report --only dying_relu``
 
 An MLP with two hidden layers of 100 units (He-normal init) is trained on
 MNIST-1D with Adam at several learning rates; for each activation, every
@@ -27,7 +27,6 @@ no longer updated); LeakyReLU/PReLU prevent it".
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -38,9 +37,9 @@ from jax.typing import ArrayLike
 
 import jaxact
 from experiments import findings
+from jaxact import sweep
 
 CLAIMS = ("C6",)
-PROG = "python -m experiments.dying_relu"
 ACTIVATIONS = ("relu", "leaky_relu", "prelu")
 LEARNING_RATES = (1e-3, 1e-2, 1e-1, 3e-1)
 HIDDEN = (100, 100)
@@ -203,7 +202,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     """Runs the study into ``out``; returns the C6 finding."""
     from matplotlib.figure import Figure
 
-    from experiments import data, engine, figures
+    from experiments import data, figures
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -216,7 +215,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     run_lrs = np.repeat(lrs, len(seeds))
     hist: dict[str, dict[str, np.ndarray]] = {}
     for act in ACTIVATIONS:
-        setup = engine.Setup(
+        setup = sweep.Setup(
             model=model(act, ds.num_classes),
             steps=steps,
             batch_size=100,
@@ -224,7 +223,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
             eval_every=eval_every,
             metrics=DeadUnitMetrics(act),
         )
-        trainer = engine.Trainer(setup, ds)
+        trainer = sweep.Trainer(setup, ds)
         state = trainer.run(trainer.init(seeds=run_seeds, learning_rate=run_lrs))
         h = state.history
         shape = (len(lrs), len(seeds)) + h["step"].shape[1:]
@@ -274,9 +273,18 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     axes[-1].legend(fontsize=6)
     figures.save(fig, out / "dead_units.png")
 
-    lines = []
+    from experiments import stats
+
+    pm = lambda a: f"{100 * np.mean(a):.1f} ± {100 * np.std(a, ddof=1 if np.size(a) > 1 else 0):.1f}"
+    lines = [
+        f"- Hidden units at the end of training (step {steps}), % of units, mean ± sample std "
+        f"over {len(seeds)} seeds (95% interval for the zero-output fraction):",
+        "",
+        "| Adam lr | activation | zero output | never positive | no gradient | test accuracy | "
+        "learned α |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for li, lr in enumerate(lrs):
-        parts = []
         for act in ACTIVATIONS:
             r = hist[act]
             dead = r["dead_zero_output"][li, :, -1]
@@ -284,14 +292,12 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
             nog = 1 - r["gradient_carrying"][li, :, -1]
             acc = r["test_accuracy"][li]
             div = int(r["diverged"][li].sum())
-            parts.append(
-                f"{act}: zero output {100 * dead.mean():.1f} ± {100 * dead.std():.1f} %, never positive "
-                f"{100 * neg.mean():.1f} ± {100 * neg.std():.1f} %, no gradient {100 * nog.mean():.1f} ± "
-                f"{100 * nog.std():.1f} %, test acc {100 * acc.mean():.1f} %"
-                + (f", {div} diverged" if div else "")
-                + (f", learned α {r['alpha'][li].mean():.3f}" if "alpha" in r else "")
+            lines.append(
+                f"| {lr:g} | {act} | {stats.format_ci(stats.summary(dead))} | {pm(neg)} | "
+                f"{pm(nog)} | {100 * acc.mean():.1f}%" + (f" ({div} diverged)" if div else "")
+                + (f" | {r['alpha'][li].mean():.3f} |" if "alpha" in r else " | — |")
             )
-        lines.append(f"- lr {lr:g} (final, step {steps}): " + "; ".join(parts))
+    lines.append("")
     top = len(lrs) - 1
     relu_dead = hist["relu"]["dead_zero_output"][top, :, -1].mean()
     others = {
@@ -328,22 +334,19 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
             "below it."
         ),
         figures=("dead_units.png",),
+        headline=_headline(hist, lrs),
     )
     findings.write(out, [finding])
     return [finding]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m experiments.dying_relu [--out DIR] [--quick]``."""
-    return findings.main(
-        PROG,
-        run,
-        argv,
-        description=__doc__.splitlines()[0],
-        default_out="runs/dying_relu",
-        quick_help="tiny sizes (a smoke test)",
-    )
+def _headline(hist: dict, lrs: Sequence[float]) -> str:
+    """ReLU's dead fraction at the two highest learning rates, over the seeds."""
+    from experiments import stats
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    parts = [
+        f"lr {lrs[li]:g}: "
+        + stats.format_ci(stats.summary(hist["relu"]["dead_zero_output"][li, :, -1]))
+        for li in range(len(lrs))[-2:]
+    ]
+    return "ReLU units dead at the end of training, " + "; ".join(parts)

@@ -23,7 +23,7 @@ def _pyplot():
 
 def save(fig, path: str | os.PathLike) -> str:
     """Saves ``fig`` to ``path`` atomically (temp file + rename) and closes it."""
-    from experiments.engine import atomic_write
+    from jaxact._src.io import atomic_write
 
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
     _pyplot().close(fig)
@@ -40,13 +40,34 @@ def curves(
     ylabel: str,
     logy: bool = False,
     band: Mapping[str, np.ndarray] | None = None,
+    colorbar: tuple[str, Sequence[float]] | None = None,
 ) -> str:
-    """Line plot of named series over ``x``; ``band[name]`` draws ±band around it."""
+    """Line plot of named series over ``x``; ``band[name]`` draws ±band around it.
+
+    ``colorbar=(label, values)`` colours the series by ``values`` (one per
+    series, log-scaled when they span more than a decade) and draws a colour
+    bar instead of a legend: readable for 2 to 64 curves.
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     cmap = plt.get_cmap("viridis")
+    norm = None
+    if colorbar is not None:
+        import matplotlib.colors as mcolors
+
+        cvals = np.asarray(colorbar[1], np.float64)
+        if cvals.size != len(series):
+            raise ValueError(f"colorbar: {cvals.size} values for {len(series)} series")
+        lo, hi = float(np.min(cvals)), float(np.max(cvals))
+        if lo > 0 and hi / lo > 10:
+            norm = mcolors.LogNorm(lo, hi)
+        else:
+            norm = mcolors.Normalize(lo, hi if hi > lo else lo + 1)
     for i, (name, y) in enumerate(series.items()):
-        color = cmap(i / max(len(series) - 1, 1))
+        if norm is not None:
+            color = cmap(norm(colorbar[1][i]))
+        else:
+            color = cmap(i / max(len(series) - 1, 1))
         ax.plot(x, y, label=name, color=color, lw=1.4)
         if band is not None and name in band:
             ax.fill_between(x, y - band[name], y + band[name], color=color, alpha=0.15, lw=0)
@@ -54,8 +75,11 @@ def curves(
         ax.set_yscale("log")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)
-    if 1 < len(series) <= 20:
-        ax.legend(fontsize=7, ncol=2 if len(series) > 8 else 1)
+    if norm is not None:
+        sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+        fig.colorbar(sm, ax=ax, label=colorbar[0])
+    elif 1 < len(series) <= 12:
+        ax.legend(fontsize=7, ncol=2 if len(series) > 6 else 1)
     return save(fig, path)
 
 
@@ -69,11 +93,21 @@ def errorbars(
     xlabel: str,
     ylabel: str,
     reference: Mapping[str, float] | None = None,
+    logx: bool | None = None,
 ) -> str:
-    """Mean ± std against ``x``, with optional labelled horizontal reference lines."""
+    """Mean ± std against ``x``, with optional labelled horizontal reference lines.
+
+    ``logx=None`` uses a log x axis when every ``x`` is positive and they span
+    more than a decade.
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.errorbar(x, mean, yerr=std, fmt="o-", capsize=3, lw=1.4, ms=4)
+    xa = np.asarray(x, np.float64)
+    if logx is None:
+        logx = bool(xa.size > 1 and np.all(xa > 0) and xa.max() / xa.min() > 10)
+    if logx:
+        ax.set_xscale("log")
     for i, (label, y) in enumerate((reference or {}).items()):
         ax.axhline(y, ls="--", lw=1, color=f"C{i + 1}", label=label)
     if reference:

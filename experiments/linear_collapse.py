@@ -14,7 +14,7 @@ nothing; the network is a single linear layer. Two measurements:
    computed here in float64 from the parameters; the network's float32 output
    on a batch is compared with :math:`xW + b`.
 2. *No extra power.* On the nonlinear ``spirals`` and ``xor`` tasks, trained
-   through :mod:`experiments.engine` (Adam, seeds vmapped): the deep identity
+   through :mod:`jaxact.sweep` (Adam, seeds vmapped): the deep identity
    network, a logistic regression (one Dense layer, softmax output) and the
    same deep network with ReLU and with tanh. The deep linear and deep ReLU
    networks are one compiled sweep of ``leaky_relu`` with α fixed at 1
@@ -28,8 +28,6 @@ tanh beat it by at least ``CLEAR`` (10 points); *not supported* otherwise.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxact
-from experiments import data, engine, findings
+from experiments import data, findings
+from experiments.stats import sample_std
+from jaxact import sweep
 from jaxact import linen
 
 CLAIMS = ("C1",)
@@ -152,18 +152,18 @@ def _models(quick: bool) -> dict[str, linen.MLP]:
 
 def _train(model: linen.MLP, ds, steps: int, eval_every: int) -> dict[str, tuple[np.ndarray, Any]]:
     """Trains one model over the seeds; returns name -> (test accuracy per seed, params of seed 0)."""
-    sweep = model.activation == "leaky_relu"
-    setup = engine.Setup(
+    two_nets = model.activation == "leaky_relu"
+    setup = sweep.Setup(
         model=model,
         steps=steps,
         batch_size=64,
         optimizer="adam",
         eval_every=eval_every,
-        frozen=("alpha",) if sweep else (),
+        frozen=("alpha",) if two_nets else (),
     )
-    trainer = engine.Trainer(setup, ds)
+    trainer = sweep.Trainer(setup, ds)
     k = len(SEEDS)
-    if sweep:
+    if two_nets:
         state = trainer.init(
             seeds=list(SEEDS) * 2,
             learning_rate=LEARNING_RATE,
@@ -175,7 +175,7 @@ def _train(model: linen.MLP, ds, steps: int, eval_every: int) -> dict[str, tuple
     acc = 100.0 * state.final()["test_accuracy"]
     params = state.params()
     at = lambda i: jax.tree.map(lambda a: a[i], params)
-    if sweep:
+    if two_nets:
         return {"deep linear": (acc[:k], at(0)), "deep relu": (acc[k:], at(k))}
     return {("deep tanh" if model.activation == "tanh" else "logistic regression"): (acc, at(0))}
 
@@ -290,7 +290,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     for t in tasks:
         lines.append(
             f"| {t} | "
-            + " | ".join(f"{np.mean(a):.1f} ± {np.std(a):.1f}" for a in acc[t].values())
+            + " | ".join(f"{np.mean(a):.1f} ± {sample_std(a):.1f}" for a in acc[t].values())
             + " |"
         )
     condition = (
@@ -335,25 +335,20 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
         verdict=verdict,
         condition=condition,
         figures=("accuracy.png", *figs),
+        headline=_headline(acc, tasks[0], exact["max_abs_diff"]),
     )
     findings.write(out, [finding])
     return [finding]
 
 
-PROG = "python -m experiments.linear_collapse"
+def _headline(acc: dict[str, dict[str, np.ndarray]], task: str, collapse_error: float) -> str:
+    """Deep linear − logistic regression on ``task`` (paired by seed), and the collapse error."""
+    from experiments import stats
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m experiments.linear_collapse [--out DIR] [--quick]``."""
-    return findings.main(
-        PROG,
-        run,
-        argv,
-        description=__doc__.splitlines()[0],
-        default_out="runs/linear_collapse",
-        quick_help="xor only, 200 steps",
+    by = acc[task]
+    gap = stats.paired_difference(by["deep linear"], by["logistic regression"])
+    return (
+        f"{task} test accuracy, deep linear − logistic regression: "
+        f"{stats.format_difference(gap, digits=1, unit=' pp')}; "
+        f"max |network − xW − b| = {collapse_error:.1e}"
     )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -30,9 +30,8 @@ device: a vectorised ``exp`` on a memory-bound CPU or GPU hides most of it).
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -305,24 +304,7 @@ def _c2(out: Path) -> findings.Finding:
     fig.suptitle(f"sigmoid and tanh: saturation thresholds (|f′| < {EPS:g}, dotted)")
     figures.save(fig, out / "saturation.png")
 
-    named = [r for r in rows if r["name"] != "identity"]
-    fig, ax = _axes((7.0, 0.28 * len(named) + 1.2))
-    cap = _SAT_RANGE
-    ys = np.arange(len(named))
-    neg = [min(r["negative"], cap) for r in named]
-    pos = [min(r["positive"], cap) for r in named]
-    ax.barh(ys, [-v for v in neg], color="C0", label="negative side (−t)")
-    ax.barh(ys, pos, color="C1", label="positive side (t)")
-    ax.set_yticks(ys, [r["name"] for r in named], fontsize=8)
-    ax.set_xlim(-15, 15)
-    ax.axvline(0, color="0.3", lw=0.8)
-    ax.set(
-        title=f"|x| beyond which |f′(x)| < {EPS:g} (bars past ±15: never or > 15)",
-        xlabel="x",
-    )
-    ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize=8, loc="lower right")
-    figures.save(fig, out / "thresholds.png")
+    _threshold_figure(out / "thresholds.png", [r for r in rows if r["name"] != "identity"])
 
     return findings.Finding(
         claim="C2",
@@ -336,7 +318,53 @@ def _c2(out: Path) -> findings.Finding:
         condition=condition,
         figures=("saturation.png", "thresholds.png"),
         correction=correction,
+        headline=(
+            f"max sigmoid′ = {maxima['sigmoid'][0]:.6g}, max tanh′ = {maxima['tanh'][0]:.6g}; "
+            f"|f′| < {EPS:g} beyond ±{s_pos:.2f} (sigmoid) and ±{t_pos:.2f} (tanh)"
+        ),
     )
+
+
+def _threshold_figure(path: Path, rows: list[dict]) -> None:
+    """Each activation's saturation thresholds as points: further left = saturates sooner.
+
+    One row per activation, sorted by its smaller threshold; a side whose
+    derivative never falls below ``EPS`` within ``±_SAT_RANGE`` sits in a
+    separate "never" column on the right.
+    """
+    from experiments import figures
+
+    finite = [r[side] for r in rows for side in ("negative", "positive") if np.isfinite(r[side])]
+    top = float(np.ceil(max(finite + [1.0]) / 5) * 5)
+    never = top * 1.12
+    rows = sorted(rows, key=lambda r: (min(r["negative"], r["positive"]), r["name"]))
+    fig, ax = _axes((7.0, 0.28 * len(rows) + 1.4))
+    ys = np.arange(len(rows))
+    for side, marker, color, dy in (("negative", "<", "C0", -0.12), ("positive", ">", "C1", 0.12)):
+        t = np.array([r[side] for r in rows])
+        shown = np.where(np.isfinite(t), t, never)
+        ax.scatter(
+            shown,
+            ys + dy,
+            marker=marker,
+            color=color,
+            s=28,
+            label=f"{side} side: |f′(x)| < {EPS:g} for all {'x < −t' if side == 'negative' else 'x > t'}",
+            zorder=3,
+        )
+    ax.axvline(top * 1.06, color="0.6", lw=0.8, ls="--")
+    ax.set_yticks(ys, [r["name"] for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ticks = [v for v in np.linspace(0, top, 6)]
+    ax.set_xticks([*ticks, never], [f"{v:g}" for v in ticks] + ["never"])
+    ax.set_xlim(-0.5, never + top * 0.05)
+    ax.set(
+        title=f"saturation threshold t (smaller = saturates sooner; ε = {EPS:g})",
+        xlabel=f"t (grid step {_SAT_STEP:g}; \"never\": |f′| ≥ ε at ±{_SAT_RANGE:g})",
+    )
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=2)
+    figures.save(fig, path)
 
 
 def _c15(out: Path, quick: bool) -> tuple[findings.Finding, dict]:
@@ -402,6 +430,12 @@ def _c15(out: Path, quick: bool) -> tuple[findings.Finding, dict]:
         verdict=verdict,
         condition=condition,
         figures=("throughput.png",),
+        headline=(
+            f"time / ReLU's on {jax.default_backend()}, forward and forward+backward: sigmoid "
+            f"{ratio['sigmoid']['forward']:.2f}× and {ratio['sigmoid']['forward_backward']:.2f}×, "
+            f"tanh {ratio['tanh']['forward']:.2f}× and {ratio['tanh']['forward_backward']:.2f}× "
+            f"(medians of {repeats})"
+        ),
     )
     return finding, {"n": n, "repeats": repeats, "medians": medians, "ratio": ratio}
 
@@ -423,25 +457,3 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     result = [c2, c15]
     findings.write(out, result)
     return result
-
-
-# -- command line ----------------------------------------------------------------
-
-
-PROG = "python -m experiments.saturation"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m experiments.saturation [--out DIR] [--quick]``."""
-    return findings.main(
-        PROG,
-        run,
-        argv,
-        description=__doc__.splitlines()[0],
-        default_out="runs/saturation",
-        quick_help="tiny timing run (seconds)",
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 r"""Per-layer gradient norms vs depth, and activation statistics through deep SELU nets (C3, C7).
 
-``python -m experiments.vanishing [--out DIR] [--quick]``
+``python -m experiments.report --only vanishing``
 
 **C3** (seeds 000, 001, 002: "with many hidden layers, sigmoid gradients
 reaching the early layers go to 0"). A :class:`DeepMLP` of ``depth`` hidden
@@ -30,7 +30,6 @@ input scale :math:`s = 2` for SELU and relu.
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -43,10 +42,11 @@ from jax.typing import ArrayLike
 
 import jaxact
 from experiments import findings
+from experiments.stats import sample_std
+from jaxact import sweep
 from jaxact import initializers
 
 CLAIMS = ("C3", "C7")
-PROG = "python -m experiments.vanishing"
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "swish")
 #: The initialisation each activation is meant for.
@@ -389,14 +389,14 @@ def _log_ratio(r: np.ndarray) -> str:
     if pos.size == 0:
         return f"0 (underflow) in all {r.size} seeds"
     lg = np.log10(pos)
-    text = f"10^({lg.mean():.1f} ± {lg.std():.1f})"
+    text = f"10^({lg.mean():.1f} ± {sample_std(lg):.1f})"
     return text + (f", exactly 0 in {zero}/{r.size} seeds" if zero else "")
 
 
 def _accs(h: dict) -> str:
     """Final training accuracy per learning rate, mean ± std over seeds."""
     return "train accuracy " + ", ".join(
-        f"{100 * a.mean():.1f} ± {100 * a.std():.1f} % (lr {lr:g})"
+        f"{100 * a.mean():.1f} ± {100 * sample_std(a):.1f} % (lr {lr:g})"
         for lr, a in zip(h["lrs"], h["acc_by_lr"], strict=True)
     )
 
@@ -428,7 +428,7 @@ def _grad_figure(path: Path, norms: dict, depths: Sequence[int], title: str) -> 
 
 def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     """Runs the study into ``out``; returns the C3 and C7 findings."""
-    from experiments import data, engine, figures
+    from experiments import data, figures
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -457,7 +457,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     # -- C3 through training: the engine with the gradient-norm hook ----------------
     history: dict[tuple[str, int], dict] = {}
     for act, depth, steps, lrs in trained:
-        setup = engine.Setup(
+        setup = sweep.Setup(
             model=DeepMLP(depth, WIDTH, act, INIT[act], ds.num_classes),
             steps=steps,
             batch_size=100,
@@ -465,7 +465,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
             eval_every=steps // 10,
             metrics=gradient_norm_metrics,
         )
-        trainer = engine.Trainer(setup, ds)
+        trainer = sweep.Trainer(setup, ds)
         state = trainer.init(
             seeds=np.tile(seeds, len(lrs)), learning_rate=np.repeat(lrs, len(seeds))
         )
@@ -550,6 +550,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
             "init; tanh′(0) = 1 does not."
         ),
         figures=tuple(figs),
+        headline=_c3_headline(at_init, depths),
     )
 
     # -- C7: forward statistics through deep random nets ----------------------------
@@ -629,6 +630,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
             "shrinks with depth as the representations of different inputs become alike)."
         ),
         figures=("selu_variance.png",),
+        headline=_c7_headline(stats, c7["depth"]),
         correction=(
             "Seed 001 says SELU trains two α values. In SELU (Klambauer et al. 2017) λ ≈ 1.0507 and "
             "α ≈ 1.6733 are fixed constants, chosen so that (mean, variance) = (0, 1) is an attracting "
@@ -642,17 +644,27 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     return found
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m experiments.vanishing [--out DIR] [--quick]``."""
-    return findings.main(
-        PROG,
-        run,
-        argv,
-        description=__doc__.splitlines()[0],
-        default_out="runs/vanishing",
-        quick_help="tiny sizes (a smoke test)",
+def _c3_headline(at_init: dict, depths: Sequence[int]) -> str:
+    """log10 of the first/output-layer gradient-norm ratio at init, sigmoid vs relu, over seeds."""
+    from experiments import stats as st
+
+    ratio = lambda a, d: at_init[(a, d)][..., 0] / at_init[(a, d)][..., -1]
+    usable = [d for d in depths if np.all(ratio("sigmoid", d) > 0) and np.all(ratio("relu", d) > 0)]
+    d = 20 if 20 in usable else max(usable)
+    parts = [
+        f"{a} {st.format_ci(st.summary(np.log10(ratio(a, d))), pct=False)}"
+        for a in ("sigmoid", "relu")
+    ]
+    return f"depth {d}, log10(‖∂L/∂W₁‖ / ‖∂L/∂W_out‖) at init: " + "; ".join(parts)
+
+
+def _c7_headline(forward: dict, depth: int) -> str:
+    """The last layer's variance over seeds: SELU with LeCun-normal weights and its control."""
+    from experiments import stats as st
+
+    v = lambda k: forward[k][1][:, -1]
+    return (
+        f"variance at layer {depth}: selu, LeCun-normal "
+        f"{st.format_ci(st.summary(v('selu, LeCun-normal')), pct=False, digits=3)}; "
+        f"He-normal control {float(np.mean(v('selu, He-normal (control)'))):.3g}"
     )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

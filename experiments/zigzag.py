@@ -1,6 +1,6 @@
 r"""Same-sign weight-gradient rows and training speed, sigmoid/ReLU vs zero-centred (claim C4).
 
-``python -m experiments.zigzag [--out DIR] [--quick]``
+``python -m experiments.report --only zigzag``
 
 For a hidden layer fed by the previous layer's outputs :math:`a_i`, the
 gradient of the loss on one example with respect to unit :math:`j`'s incoming
@@ -37,8 +37,6 @@ layer's weight updates share one sign → zig-zag, slower".
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -50,10 +48,11 @@ from jax.typing import ArrayLike
 
 import jaxact
 from experiments import findings
+from experiments.stats import sample_std
+from jaxact import sweep
 from jaxact import initializers
 
 CLAIMS = ("C4",)
-PROG = "python -m experiments.zigzag"
 #: name -> (registry activation, output offset subtracted, kernel init)
 VARIANTS = {
     "sigmoid": ("sigmoid", 0.0, "glorot_normal"),
@@ -233,14 +232,14 @@ def sign_metrics(apply, params, data) -> dict[str, jax.Array]:
 
 
 def _stat(a: np.ndarray) -> str:
-    return f"{a.mean():.3f} ± {a.std():.3f}"
+    return f"{a.mean():.3f} ± {sample_std(a):.3f}"
 
 
 def _fmt_steps(s: np.ndarray, horizon: int) -> str:
     reached = s[s >= 0]
     if reached.size == 0:
         return f"not reached within {horizon}"
-    text = f"{reached.mean():.0f} ± {reached.std():.0f}"
+    text = f"{reached.mean():.0f} ± {sample_std(reached):.0f}"
     return text + (f" ({s.size - reached.size} not reached)" if reached.size < s.size else "")
 
 
@@ -273,7 +272,7 @@ def model(name: str, num_classes: int) -> OffsetMLP:
 
 def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
     """Runs the study into ``out``; returns the C4 finding."""
-    from experiments import data, engine, figures
+    from experiments import data, figures
     from experiments.convergence import step_ratio, steps_to_threshold
 
     out = Path(out)
@@ -287,7 +286,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
         names = tuple(VARIANTS)
     res: dict[str, dict] = {}
     for name in names:
-        setup = engine.Setup(
+        setup = sweep.Setup(
             model=model(name, ds.num_classes),
             steps=steps,
             batch_size=BATCH,
@@ -295,7 +294,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
             eval_every=eval_every,
             metrics=sign_metrics,
         )
-        trainer = engine.Trainer(setup, ds)
+        trainer = sweep.Trainer(setup, ds)
         state = trainer.init(
             seeds=np.tile(seeds, len(lrs)), learning_rate=np.repeat(lrs, len(seeds))
         )
@@ -357,7 +356,7 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
         ratio_text = "undefined (neither reached the target)"
     else:
         ratio_text = (
-            f"{'≥ ' if lower.any() else ''}{np.nanmean(ratio):.2f} ± {np.nanstd(ratio):.2f} "
+            f"{'≥ ' if lower.any() else ''}{np.nanmean(ratio):.2f} ± {sample_std(ratio):.2f} "
             f"(per seed {', '.join(f'{v:.2f}' for v in ratio)})"
         )
     lines.append(
@@ -406,22 +405,21 @@ def run(out: Path, *, quick: bool = False) -> list[findings.Finding]:
             f"is the controlled comparison. MNIST-1D, plain SGD, batch {BATCH}."
         ),
         figures=("same_sign_batch.png", "train_loss.png"),
+        headline=_headline(ratio, lower),
     )
     findings.write(out, [finding])
     return [finding]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m experiments.zigzag [--out DIR] [--quick]``."""
-    return findings.main(
-        PROG,
-        run,
-        argv,
-        description=__doc__.splitlines()[0],
-        default_out="runs/zigzag",
-        quick_help="tiny sizes (a smoke test)",
+def _headline(ratio: np.ndarray, lower: np.ndarray) -> str:
+    """steps(sigmoid) / steps(sigmoid − ½) to the target loss, over the seeds where it is defined."""
+    from experiments import stats
+
+    finite = ratio[np.isfinite(ratio)]
+    if finite.size == 0:
+        return f"steps to loss {TARGET_LOSS:g}, sigmoid / (sigmoid − ½): undefined (never reached)"
+    bound = "≥ " if np.any(lower) else ""
+    return (
+        f"steps to loss {TARGET_LOSS:g}, sigmoid / (sigmoid − ½): {bound}"
+        f"{stats.format_ci(stats.summary(finite), pct=False, digits=2)}"
     )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

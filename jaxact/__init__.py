@@ -30,24 +30,59 @@ from jaxact._src.activations import silu as silu
 from jaxact._src.activations import softmax as softmax
 from jaxact._src.activations import softmin as softmin
 from jaxact._src.activations import softplus as softplus
+from jaxact._src.activations import softsign as soft_sign
 from jaxact._src.activations import softsign as softsign
 from jaxact._src.activations import step as step
 from jaxact._src.activations import swish as swish
 from jaxact._src.activations import tanh as tanh
 from jaxact._src.activations import threshold as threshold
+from jaxact._src.activations_extra import glu as glu
+from jaxact._src.activations_extra import hard_silu as hard_silu
+from jaxact._src.activations_extra import hard_silu as hard_swish
+from jaxact._src.activations_extra import hardshrink as hardshrink
+from jaxact._src.activations_extra import log1mexp as log1mexp
+from jaxact._src.activations_extra import rrelu as rrelu
+from jaxact._src.activations_extra import softshrink as softshrink
+from jaxact._src.activations_extra import sparse_plus as sparse_plus
+from jaxact._src.activations_extra import sparse_sigmoid as sparse_sigmoid
+from jaxact._src.activations_extra import squareplus as squareplus
+from jaxact._src.activations_extra import tanhshrink as tanhshrink
+from jaxact._src.learnable_shapes import RationalFit as RationalFit
+from jaxact._src.learnable_shapes import apl as apl
+from jaxact._src.learnable_shapes import blend as blend
+from jaxact._src.learnable_shapes import fit_errors as fit_errors
+from jaxact._src.learnable_shapes import fit_rational as fit_rational
+from jaxact._src.learnable_shapes import rational as rational
+from jaxact._src.learnable_shapes import rational_init as rational_init
 from jaxact._src.registry import Activation as Activation
 from jaxact._src.registry import UnknownActivationError as UnknownActivationError
 from jaxact._src.registry import get as get
 from jaxact._src.registry import names as names
 from jaxact._src.registry import registry_markdown as registry_markdown
 
+#: The package version (the one place it is written; pyproject.toml reads it).
+__version__ = "0.1.0"
+
 __all__ = [
+    "__version__",
     "Activation",
     "UnknownActivationError",
+    "RationalFit",
+    "apl",
+    "blend",
+    "fit_errors",
+    "fit_rational",
+    "rational",
+    "rational_init",
     "celu",
     "elu",
     "gelu",
     "get",
+    "glu",
+    "hard_silu",
+    "hard_swish",
+    "hardshrink",
+    "log1mexp",
     "hard_sigmoid",
     "hard_tanh",
     "identity",
@@ -62,15 +97,33 @@ __all__ = [
     "registry_markdown",
     "relu",
     "relu6",
+    "rrelu",
     "selu",
     "sigmoid",
     "silu",
     "softmax",
+    "soft_sign",
     "softmin",
     "softplus",
+    "softshrink",
     "softsign",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "squareplus",
     "step",
     "swish",
     "tanh",
+    "tanhshrink",
     "threshold",
 ]
+
+_SUBMODULES = ("initializers", "linen", "nnx", "plotting", "sweep")
+
+
+def __getattr__(name: str):
+    # Submodules that import Flax/optax load on first use: `import jaxact` stays light.
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"jaxact.{name}")
+    raise AttributeError(f"module 'jaxact' has no attribute {name!r}")

@@ -22,8 +22,8 @@ The truncated normals are jax's own (``jax.nn.initializers.variance_scaling``
 with ``distribution="truncated_normal"``): the draw is cut at two standard
 deviations and rescaled so that the variance claim above still holds exactly.
 
-``uniform_pm1`` is the "prototype" initialisation of seed 001 that makes
-sigmoid look better than ReLU; ``normal_1`` and ``normal_tiny`` are a too-large
+``uniform_pm1`` is a "prototype" initialisation (uniform on [-1, 1]) under
+which sigmoid can look better than ReLU; ``normal_1`` and ``normal_tiny`` are a too-large
 and a too-small fixed-scale initialisation, for the same kind of comparison.
 """
 

@@ -2,8 +2,10 @@ r"""Plots of activations and their derivatives (needs matplotlib: the ``experime
 
 :func:`plot_activation` draws any registry activations beside their
 derivatives: the derivative curve is the registry's closed form ``.dfdx``, and
-``jax.grad`` (vmapped over the grid) is overlaid as markers, so every plot is
-also a visual check that the two agree. :func:`gallery` writes such a plot for
+central finite differences of the function, computed in float64, are overlaid
+as markers. The markers never go through the activation's derivative rule (its
+``custom_jvp``), so every plot is also an independent visual check of the
+closed form. :func:`gallery` writes such a plot for
 every registry activation, one PNG each or one grid.
 
 matplotlib is imported only inside the functions, so ``import jaxact.plotting``
@@ -12,7 +14,7 @@ objects created without ``pyplot`` (no global figure state, no GUI backend).
 
 The lines carry a ``gid`` so that code (and the tests) can read the plotted
 data back: ``"f:<name>"`` (the function), ``"dfdx:<name>"`` (the closed-form
-derivative) and ``"grad:<name>"`` (``jax.grad``).
+derivative) and ``"fd:<name>"`` (the finite differences).
 
 The non-elementwise activations are drawn along one coordinate: the first
 output of ``f([x, 0])`` against ``x`` (softmax of two logits is the sigmoid,
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 import jaxact
+from jaxact._src.io import atomic_write
 
 if TYPE_CHECKING:  # matplotlib is imported lazily, inside the functions
     from matplotlib.figure import Figure
@@ -119,16 +121,21 @@ def _merged_params(record: jaxact.Activation, params: Mapping[str, Any] | None) 
 def activation_curves(
     name: str, x: ArrayLike, *, params: Mapping[str, Any] | None = None
 ) -> dict[str, np.ndarray]:
-    r"""The plotted data of one activation: value, closed-form and autodiff derivative.
+    r"""The plotted data of one activation: value, closed-form, autodiff and numerical derivative.
 
     For an elementwise activation, on the grid :math:`x_i`:
 
     .. math::
 
        f(x_i), \qquad f'(x_i) \text{ from } \texttt{.dfdx}, \qquad
-       \texttt{vmap(grad(f))}(x_i);
+       \texttt{vmap(grad(f))}(x_i), \qquad
+       \frac{f(x_i + h) - f(x_i - h)}{2h};
 
     for a non-elementwise one, the same for :math:`x \mapsto f([x, 0])_0`.
+    The finite differences are evaluated in float64 with :math:`h = 2^{-20}`
+    from the function's values alone; where :math:`f` has a kink or a jump
+    inside :math:`[x_i - h, x_i + h]` (the one-sided differences disagree)
+    they are NaN.
 
     Args:
       name: a registry name.
@@ -136,7 +143,8 @@ def activation_curves(
       params: keyword parameters of the activation (registry defaults otherwise).
 
     Returns:
-      ``{"x", "f", "dfdx", "grad"}``: float32 NumPy arrays of the grid's shape.
+      ``{"x", "f", "dfdx", "grad", "fd"}``: NumPy arrays of the grid's shape,
+      float32 except ``"fd"`` (float64).
 
     Examples:
       >>> c = activation_curves("sigmoid", [0.0, 2.0])
@@ -144,6 +152,8 @@ def activation_curves(
       [0.25, 0.105]
       >>> bool((c["dfdx"] == c["grad"]).all())
       True
+      >>> [round(float(v), 6) for v in c["fd"]]
+      [0.25, 0.104994]
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a registry name (str), got {name!r}")
@@ -152,7 +162,36 @@ def activation_curves(
     kw = _merged_params(record, params)
     value, closed, auto = _compiled_curves(record.name, tuple(sorted(kw.items())))(grid)
     as_np = lambda a: np.asarray(a, np.float32)
-    return {"x": grid, "f": as_np(value), "dfdx": as_np(closed), "grad": as_np(auto)}
+    return {
+        "x": grid,
+        "f": as_np(value),
+        "dfdx": as_np(closed),
+        "grad": as_np(auto),
+        "fd": _finite_differences(record, kw, grid),
+    }
+
+
+#: Step of the float64 central differences.
+_FD_STEP = 2.0**-20
+#: One-sided differences further apart than this (relative) mark a kink or jump.
+_FD_KINK = 1e-3
+
+
+def _finite_differences(record: jaxact.Activation, kw: dict[str, Any], grid: np.ndarray):
+    """Central differences of ``f`` in float64, NaN at kinks; never uses ``f``'s JVP rule."""
+    with jax.enable_x64(True):
+        x = jnp.asarray(grid, jnp.float64)
+        if record.elementwise:
+            f = lambda t: record.fn(t, **kw)
+        else:
+            pair = lambda s: record.fn(jnp.stack([s, jnp.zeros_like(s)]), **kw)[0]
+            f = jax.vmap(pair)
+        h = _FD_STEP
+        lo, mid, hi = (np.asarray(f(x + d), np.float64) for d in (-h, 0.0, h))
+    central = (hi - lo) / (2 * h)
+    left, right = (mid - lo) / h, (hi - mid) / h
+    kink = np.abs(left - right) > _FD_KINK * np.maximum(1.0, np.abs(central))
+    return np.where(kink, np.nan, central)
 
 
 @functools.lru_cache(maxsize=256)
@@ -206,7 +245,8 @@ def plot_activation(
 
     The function :math:`f` is drawn in the first panel and :math:`f'` in the
     second: the line is the registry's closed form ``.dfdx``, the markers are
-    ``jax.vmap(jax.grad(f))`` on the same grid. Non-elementwise activations
+    central finite differences of ``f`` in float64 on the same grid (see
+    :func:`activation_curves`). Non-elementwise activations
     (softmax family, maxout) are drawn along one coordinate,
     :math:`x \mapsto f([x, 0])_0`.
 
@@ -222,7 +262,7 @@ def plot_activation(
 
     Returns:
       The ``matplotlib.figure.Figure`` holding the plot. Lines carry the gids
-      ``"f:<name>"``, ``"dfdx:<name>"`` and ``"grad:<name>"``.
+      ``"f:<name>"``, ``"dfdx:<name>"`` and ``"fd:<name>"``.
 
     Raises:
       ValueError: an unknown name or parameter, a bad grid or ``ax``.
@@ -231,7 +271,7 @@ def plot_activation(
     Examples:
       >>> fig = plot_activation(["sigmoid", "tanh"])
       >>> [a.get_title() for a in fig.axes]
-      ['f(x)', "f'(x): closed form (line), jax.grad (markers)"]
+      ['f(x)', "f'(x): closed form (line), finite differences (markers)"]
     """
     names = _as_names(name_or_names)
     grid = _as_grid(x)
@@ -275,26 +315,26 @@ def plot_activation(
         )
         d_ax.plot(
             c["x"],
-            c["grad"],
+            c["fd"],
             color=color,
             ls="none",
             marker="o",
             ms=3.5,
             mfc="none",
             markevery=every,
-            label=f"{label}′ jax.grad",
-            gid=f"grad:{record.name}",
+            label=f"{label}′ finite differences",
+            gid=f"fd:{record.name}",
         )
     _style(f_ax)
     f_ax.set_xlabel("x")
     if overlaid:
-        f_ax.set_title("f(x) (solid) and f'(x) (dashed: closed form, markers: jax.grad)")
+        f_ax.set_title("f(x) (solid) and f'(x) (dashed: closed form, markers: finite differences)")
     else:
         f_ax.set_title("f(x)")
         if d_ax is not None:
             _style(d_ax)
             d_ax.set_xlabel("x")
-            d_ax.set_title("f'(x): closed form (line), jax.grad (markers)")
+            d_ax.set_title("f'(x): closed form (line), finite differences (markers)")
     if len(records) > 1 or overlaid:
         f_ax.legend(fontsize=7, loc="best")
     if d_ax is not None and not overlaid:
@@ -303,16 +343,7 @@ def plot_activation(
 
 
 def _atomic_savefig(fig, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
 
 
 def gallery(path_or_dir: str | os.PathLike, names: Sequence[str] | None = None) -> list[Path]:

@@ -32,18 +32,33 @@ def test_falls_rule():
     assert binary._falls(noisy, 10)[0] is True
 
 
-def test_study_quick_end_to_end(tmp_path, capsys):
+def test_study_quick_end_to_end(tmp_path):
     out = tmp_path / "binary"
-    assert binary.main(["--quick", "--out", str(out)]) == 0
+    binary.run(out, quick=True)
     (c11,) = findings.read(out / "findings.json")
     assert c11.claim == "C11" and c11.sources == ("002",)
     assert c11.verdict in findings.VERDICTS
     assert (out / "cost.png").read_bytes()[:4] == b"\x89PNG"
     assert f"{binary.QUICK_EPOCHS:,} epochs × 12 batches of 64" in c11.numbers
     assert "majority-class rate" in c11.numbers and "wall time" in c11.numbers
-    assert "C11 [" in capsys.readouterr().out
 
 
-def test_cli_bad_input(capsys):
-    assert binary.main(["--epochs", "3"]) == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+def test_learned_needs_the_interval_above_the_majority_rate():
+    assert binary._learned(np.array([0.90, 0.91, 0.92, 0.90]), 0.805) == "learned"
+    # every seed at the majority rate: the bias alone, not the task
+    assert binary._learned(np.array([0.805, 0.805, 0.805, 0.805]), 0.805) == "not learned"
+    # float32 rounding of the same accuracy does not count as beating it
+    assert binary._learned(np.full(4, np.float32(0.805)), 1 - 0.195) == "not learned"
+    # a mean above the rate inside seed noise decides nothing
+    assert binary._learned(np.array([0.78, 0.84, 0.80, 0.83]), 0.805) == "inconclusive"
+
+
+def test_standardising_fixes_the_conditioning():
+    from experiments import data
+
+    ds = data.load("binary", seed=0)
+    std = binary._standardised(ds)
+    np.testing.assert_allclose(std.x_train.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(std.x_train.std(0), 1, atol=1e-5)
+    assert std.x_test.shape == ds.x_test.shape and (std.y_test == ds.y_test).all()
+    assert binary._condition(ds) > 1000 > 10 > binary._condition(std)

@@ -90,15 +90,3 @@ def test_quick_run_writes_findings_and_figures(tmp_path):
             assert (tmp_path / fig).stat().st_size > 0
     c8 = found[1]
     assert "hidden-layer ratio 2.000" in c8.numbers
-
-
-def test_cli_bad_input_exits_2(tmp_path, capsys):
-    assert convergence.main(["--bogus"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(convergence.PROG) and "\n" not in err
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    assert convergence.main(["--out", str(blocker)]) == 2
-    with pytest.raises(SystemExit) as e:
-        convergence.main(["--help"])
-    assert e.value.code == 0

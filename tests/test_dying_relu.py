@@ -81,9 +81,3 @@ def test_quick_run_writes_findings_and_figure(tmp_path):
     assert findings.read(tmp_path / "findings.json") == found
     assert (tmp_path / "dead_units.png").stat().st_size > 0
     assert found[0].verdict in findings.VERDICTS and "lr 0.3" in found[0].numbers
-
-
-def test_cli_bad_input_exits_2(capsys):
-    assert dying_relu.main(["--quick", "--nope"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(dying_relu.PROG) and "\n" not in err

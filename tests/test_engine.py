@@ -4,7 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import data, engine
+from experiments import data
+from jaxact import sweep as engine
 from jaxact import linen
 
 
@@ -153,9 +154,9 @@ def test_epoch_sampling_visits_every_sample_once_per_epoch(xor):
     trainer = engine.Trainer(_setup(sampling="epoch", batch_size=100), xor)
     per_epoch = xor.num_train // 100
     key = jax.random.key(3)
-    idx = np.concatenate([np.asarray(trainer._batch_indices(key, s)) for s in range(per_epoch)])
+    idx = np.concatenate([np.asarray(trainer._programs._batch_indices(key, s, xor.num_train)) for s in range(per_epoch)])
     assert len(set(idx.tolist())) == idx.size == per_epoch * 100
-    nxt = np.asarray(trainer._batch_indices(key, per_epoch))
+    nxt = np.asarray(trainer._programs._batch_indices(key, per_epoch, xor.num_train))
     assert not np.array_equal(nxt, idx[:100])
 
 
@@ -169,11 +170,11 @@ def test_history_starts_at_step_zero_and_records_steps(xor):
 @pytest.mark.parametrize(
     "kw, match",
     [
-        (dict(steps=0), "steps must be a positive integer"),
+        (dict(steps=0), "steps: expected a positive integer"),
         (dict(eval_every=7), "eval_every"),
-        (dict(optimizer="adagrad9"), "optimizer must be one of"),
-        (dict(loss="hinge"), "loss must be one of"),
-        (dict(sampling="stratified"), "sampling must be one of"),
+        (dict(optimizer="adagrad9"), "optimizer: expected one of"),
+        (dict(loss="hinge"), "loss: expected one of"),
+        (dict(sampling="stratified"), "sampling: expected one of"),
         (dict(chunk_evals=4), "chunk_evals"),
     ],
 )
@@ -186,7 +187,7 @@ def test_trainer_rejects_bad_runs(xor):
     with pytest.raises(ValueError, match="batch_size"):
         engine.Trainer(_setup(batch_size=10_000), xor)
     trainer = engine.Trainer(_setup(), xor)
-    with pytest.raises(ValueError, match="does not have"):
+    with pytest.raises(ValueError, match="selects no parameter"):
         trainer.init([0], values={"beta": 1.0})
     with pytest.raises(ValueError, match="one value per run"):
         trainer.init([0, 1], values={"alpha": [0.1, 0.2, 0.3]})

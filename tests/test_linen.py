@@ -271,7 +271,7 @@ def test_maxout_equals_paired_dense_layers(k):
 
 
 @pytest.mark.parametrize("k", [2, 3])
-def test_maxout_has_k_times_dense_parameters(k):  # the "2x weights" of seed 001
+def test_maxout_has_k_times_dense_parameters(k):
     x = batch()
     dense = count(nn.Dense(4).init(KEY, x))
     assert count(jl.Maxout(4, num_pieces=k).init(KEY, x)) == k * dense
@@ -484,8 +484,25 @@ def test_replace_activation_params_bad_names():
         ValueError, match="values: 'kernel' is not a learnable activation parameter"
     ):
         jl.replace_activation_params(params, kernel=1.0)
-    with pytest.raises(ValueError, match="values: params has no leaf named \\['beta'\\]"):
+    with pytest.raises(ValueError, match="values: params has no activation leaf named \\['beta'\\]"):
         jl.replace_activation_params(params, beta=1.0)
+
+
+def test_activation_params_with_model_leave_layernorm_scale_alone():
+    class Net(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return jl.ParametricSELU()(nn.LayerNorm()(nn.Dense(4)(x)))
+
+    model, x = Net(), jnp.ones((2, 3))
+    params = model.init(KEY, x)["params"]
+    by_module = jl.activation_params(params, model, x)
+    assert {k: len(v) for k, v in by_module.items()} == {"alpha": 1, "scale": 1}
+    new = jl.replace_activation_params(params, model, x, scale=2.0)
+    np.testing.assert_array_equal(new["LayerNorm_0"]["scale"], params["LayerNorm_0"]["scale"])
+    np.testing.assert_allclose(new["ParametricSELU_0"]["scale"], 2.0)
+    # without the model, leaves are found by name: the LayerNorm's scale is taken too
+    assert len(jl.activation_params(params)["scale"]) == 2
 
 
 # --------------------------------------------------------------------- README example
@@ -528,3 +545,137 @@ def test_readme_example_linen():
     assert losses[-1] < 0.5 * losses[0] and maxout_losses[-1] < 0.5 * maxout_losses[0]
     assert abs(float(alpha) - 0.25) > 1e-3  # alpha moved by backprop
     assert jl.activation_params(params)["alpha"] == [alpha]
+
+
+# --------------------------------------------------------------------------- dtypes
+
+
+def _dtypes(tree):
+    return {jnp.dtype(leaf.dtype) for leaf in jax.tree_util.tree_leaves(tree)}
+
+
+def test_dtype_is_the_computation_dtype_and_param_dtype_the_leaves():
+    x = batch()  # float32
+    layer = jl.PReLU(dtype=jnp.bfloat16)
+    v = layer.init(KEY, x)
+    assert v["params"]["alpha"].dtype == jnp.float32  # param_dtype default, as Flax
+    y = layer.apply(v, x)
+    assert y.dtype == jnp.bfloat16
+    np.testing.assert_allclose(y, jaxact.prelu(x.astype(jnp.bfloat16), alpha=0.25), rtol=0)
+    v16 = jl.Swish(param_dtype=jnp.float16).init(KEY, x)
+    assert v16["params"]["beta"].dtype == jnp.float16
+    # without dtype the computation runs in the input's dtype (parameters cast to it)
+    assert jl.Swish(param_dtype=jnp.float16).apply(v16, x).dtype == jnp.float32
+    assert jl.Activation("elu", {"alpha": 0.5}, dtype=jnp.float16).apply({}, x).dtype == jnp.float16
+    lv = jl.LearnableActivation("parametric_selu", param_dtype=jnp.bfloat16).init(KEY, x)
+    assert _dtypes(lv) == {jnp.dtype(jnp.bfloat16)}
+
+
+def test_maxout_and_mlp_pass_dtypes_to_every_layer():
+    x = batch()
+    v = jl.Maxout(4, 2, dtype=jnp.bfloat16, param_dtype=jnp.float16).init(KEY, x)
+    assert _dtypes(v) == {jnp.dtype(jnp.float16)}
+    assert jl.Maxout(4, 2, dtype=jnp.bfloat16).apply(v, x).dtype == jnp.bfloat16
+    for act in ("prelu", "relu", "maxout"):
+        mlp = jl.MLP((8, 3), act, learnable=act == "prelu", dtype=jnp.bfloat16)
+        v = mlp.init(KEY, x)
+        assert _dtypes(v) == {jnp.dtype(jnp.float32)}, act
+        assert mlp.apply(v, x).dtype == jnp.bfloat16, act
+        mlp16 = jl.MLP((8, 3), act, learnable=act == "prelu", param_dtype=jnp.float16)
+        assert _dtypes(mlp16.init(KEY, x)) == {jnp.dtype(jnp.float16)}, act
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: jl.PReLU(dtype=jnp.int32),
+        lambda: jl.PReLU(param_dtype=None),
+        lambda: jl.Activation("relu", dtype="int32"),
+        lambda: jl.Maxout(4, param_dtype=jnp.int8),
+        lambda: jl.MLP((4,), "relu", dtype=jnp.complex64),
+    ],
+)
+def test_bad_dtypes_raise(make):
+    with pytest.raises(ValueError, match="dtype"):
+        make()
+
+
+# --------------------------------------------------------------------------- flax.linen.PReLU
+
+
+def test_flax_compatible_prelu_matches_flax_linen_prelu():
+    x = batch()
+    ours, theirs = jl.PReLU(flax_compatible=True), nn.PReLU()
+    v_ours, v_theirs = ours.init(KEY, x), theirs.init(KEY, x)
+    assert jax.tree_util.tree_map(np.asarray, v_ours) == jax.tree_util.tree_map(
+        np.asarray, v_theirs
+    )
+    assert list(v_ours["params"]) == ["negative_slope"]
+    v = {"params": {"negative_slope": jnp.float32(0.3)}}
+    np.testing.assert_allclose(ours.apply(v, x), theirs.apply(v, x), rtol=1e-6)
+    # the default jaxact PReLU: leaf alpha, He et al.'s 0.25
+    assert jl.PReLU().init(KEY, x)["params"] == {"alpha": jnp.float32(0.25)}
+    g = jax.grad(lambda s: ours.apply({"params": {"negative_slope": s}}, x).sum())(0.3)
+    np.testing.assert_allclose(g, jnp.minimum(x, 0).sum(), rtol=1e-5)
+    assert ours.apply(v, method="parameter_values") == {"alpha": jnp.float32(0.3)}
+
+
+# --------------------------------------------------------------------------- MLP options
+
+
+def test_mlp_use_bias_false_has_no_bias():
+    v = jl.MLP((8, 8, 2), "relu", use_bias=False).init(KEY, batch())
+    assert all("bias" not in layer for layer in v["params"].values())
+    v = jl.MLP((8, 2), "maxout", use_bias=False).init(KEY, batch())
+    assert "bias" not in v["params"]["maxout_0"]["dense"]
+
+
+@pytest.mark.parametrize(
+    ("normalization", "cls"), [("layer_norm", nn.LayerNorm), ("rms_norm", nn.RMSNorm)]
+)
+def test_mlp_normalization_before_each_hidden_activation(normalization, cls):
+    x = batch()
+    mlp = jl.MLP((8, 8, 2), "elu", normalization=normalization)
+    v = mlp.init(KEY, x)
+    assert {k for k in v["params"] if k.startswith("norm_")} == {"norm_0", "norm_1"}
+    p = v["params"]
+    h = x
+    for i in range(2):
+        h = nn.Dense(8).apply({"params": p[f"dense_{i}"]}, h)
+        h = jaxact.elu(cls().apply({"params": p[f"norm_{i}"]}, h))
+    want = nn.Dense(2).apply({"params": p["dense_2"]}, h)
+    np.testing.assert_allclose(mlp.apply(v, x), want, rtol=1e-5, atol=1e-6)
+
+
+def test_mlp_dropout_follows_deterministic():
+    x = batch((64, 6))
+    mlp = jl.MLP((32, 32, 2), "relu", dropout_rate=0.5)
+    v = mlp.init(KEY, x, deterministic=True)
+    plain = jl.MLP((32, 32, 2), "relu").apply(v, x)
+    np.testing.assert_array_equal(mlp.apply(v, x, deterministic=True), plain)
+    np.testing.assert_array_equal(
+        jl.MLP((32, 32, 2), "relu", dropout_rate=0.5, deterministic=True).apply(v, x), plain
+    )
+    rngs = {"dropout": jax.random.key(5)}
+    a = mlp.apply(v, x, deterministic=False, rngs=rngs)
+    assert not np.allclose(a, plain)
+    np.testing.assert_array_equal(a, mlp.apply(v, x, deterministic=False, rngs=rngs))
+    with pytest.raises(ValueError, match="deterministic"):
+        mlp.apply(v, x)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"dropout_rate": 1.0}, "dropout_rate"),
+        ({"dropout_rate": -0.1}, "dropout_rate"),
+        ({"dropout_rate": True}, "dropout_rate"),
+        ({"normalization": "batch_norm"}, "normalization"),
+        ({"use_bias": 1}, "use_bias"),
+    ],
+)
+def test_mlp_bad_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        jl.MLP((4, 2), "relu", **kwargs)
+    with pytest.raises(ValueError, match="normalization"):
+        jl.MLP((4, 2), "maxout", normalization="layer_norm")

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from experiments import data, multihost, sweep
+from experiments.cli import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "xor", "--layers", "8", "--steps", "40", "--eval-every", "10",
@@ -109,13 +111,15 @@ def test_two_processes_write_what_one_process_writes(single, tmp_path):
     res = _launch([out0, out1], _free_port())
     for r in res:
         assert r.returncode == 0, r.stderr[-3000:]
+        assert "[Gloo]" not in r.stdout  # the runtime's C++ lines go to its log, not stdout
     _assert_same_results(out0 / "results.csv", single / "results.csv")
-    for name in sweep.OUTPUT_FILES:
+    for name in sweep.RESULT_FILES:
         assert (out0 / name).exists(), name
     assert not out1.exists()  # the other process writes nothing but logs
     meta = json.loads((out0 / "config.json").read_text())
     assert meta["process_count"] == 2 and meta["num_devices"] == 4
-    assert "best:" in res[0].stdout and "best:" not in res[1].stdout  # process 1: logs only
+    assert "best" in res[0].stdout and "best" not in res[1].stdout  # process 1: logs only
+    assert "wrote " in res[0].stdout and "wrote " not in res[1].stdout
 
 
 def test_two_processes_resume_a_checkpoint(tmp_path):
@@ -123,11 +127,12 @@ def test_two_processes_resume_a_checkpoint(tmp_path):
     config = sweep.resolve(sweep.build_parser().parse_args(TINY))
     with pytest.raises(KeyboardInterrupt):
         sweep.run(config, data.load("xor"), out, quiet=True, stop_after_chunks=1)
-    assert (out / "checkpoint.npz").exists() and not (out / "results.csv").exists()
+    assert list(out.glob("checkpoint*.npz")) and not (out / "results.csv").exists()
     res = _launch([out, tmp_path / "p1"], _free_port())
     for r in res:
         assert r.returncode == 0, r.stderr[-3000:]
-    assert json.loads((out / "config.json").read_text())["timing"]["resumed_from_step"] > 0
+    resumed = json.loads((out / "config.json").read_text())["timing"]["resumed_from_step"]
+    assert resumed and all(step > 0 for step in resumed.values())
     uninterrupted = tmp_path / "full"
     assert sweep.run(config, data.load("xor"), uninterrupted, quiet=True) == 0
     _assert_same_results(out / "results.csv", uninterrupted / "results.csv")
@@ -174,6 +179,288 @@ def test_unreachable_coordinator_fails_fast_with_a_message(tmp_path):
     ],
 )
 def test_bad_distributed_flags(argv, message):
-    args = sweep.build_parser().parse_args(TINY + argv)
+    args = multihost.build_parser().parse_args(argv)
     with pytest.raises(ValueError, match=message):
         multihost.check_flags(args)
+
+
+# -- failures: one line and a non-zero exit, never a C++ abort ------------------------
+
+
+def _check(port: int, process_id: int, *extra: str, tmp: Path, num: int = 2) -> subprocess.Popen:
+    """``python -m experiments.multihost`` (the cluster check) as one of ``num`` processes.
+
+    Runtime logs go to ``tmp`` (``TMPDIR``).
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments.multihost", "--coordinator", f"127.0.0.1:{port}",
+         "--num-processes", str(num), "--process-id", str(process_id), *extra],  # fmt: skip
+        cwd=ROOT,
+        env={**_env(1), "TMPDIR": str(tmp)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_line(p: subprocess.Popen, text: str) -> list[str]:
+    lines = []
+    deadline = time.monotonic() + LIMIT
+    while time.monotonic() < deadline:
+        line = p.stdout.readline()
+        if not line:
+            raise AssertionError(f"ended before {text!r}: {lines} {p.stderr.read()[-2000:]}")
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"no {text!r} within {LIMIT} s")
+
+
+def _finish(p: subprocess.Popen) -> subprocess.CompletedProcess:
+    try:
+        out, err = p.communicate(timeout=LIMIT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+def _one_clean_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr[-3000:]
+    assert "Check failure" not in stderr and "Traceback" not in stderr
+    assert lines[0].startswith("python -m experiments.multihost: error: ")
+    return lines[0]
+
+
+def test_the_cluster_check_passes_and_keeps_gloo_off_stdout(tmp_path):
+    port = _free_port()
+    procs = [_check(port, i, tmp=tmp_path) for i in range(2)]
+    res = [_finish(p) for p in procs]
+    for r in res:
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "[Gloo]" not in r.stdout and r.stderr == ""
+    assert res[0].stdout.splitlines()[-1] == "ok: 2 processes, 2 devices (cpu)"
+    assert "process 1: round 2: [0, 1]" in res[1].stdout
+    assert not list(tmp_path.iterdir())  # runtime logs are removed after a clean run
+
+
+@pytest.mark.parametrize("victim", ["supervisor of process 1", "process 0"])
+def test_a_dead_peer_ends_the_others_with_one_line(victim, tmp_path):
+    port = _free_port()
+    args = ("--rounds", "100000", "--interval", "0.1", "--heartbeat-timeout", "10")
+    procs = [_check(port, i, *args, tmp=tmp_path) for i in range(2)]
+    try:
+        _wait_for_line(procs[0], "round 3")
+        if victim == "process 0":  # the child that runs process 0 (and the coordinator)
+            out = subprocess.run(["pgrep", "-P", str(procs[0].pid)], capture_output=True, text=True)
+            os.kill(int(out.stdout.split()[0]), signal.SIGKILL)
+            survivor = procs[1]
+        else:  # the supervisor: its child dies with it
+            os.kill(procs[1].pid, signal.SIGKILL)
+            survivor = procs[0]
+        r = _finish(survivor)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.communicate()
+    assert r.returncode == 1
+    line = _one_clean_line(r.stderr)
+    assert "another process" in line and "Rerun the same command on every process" in line
+    time.sleep(1)
+    assert subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"]).returncode == 1  # none left
+
+
+def test_a_frozen_peer_is_given_up_after_the_heartbeat_timeout(tmp_path):
+    port = _free_port()
+    args = ("--rounds", "100000", "--interval", "0.1", "--heartbeat-timeout", "5")
+    procs = [_check(port, i, *args, tmp=tmp_path) for i in range(2)]
+    try:
+        _wait_for_line(procs[1], "round 3")
+        child = int(
+            subprocess.run(["pgrep", "-P", str(procs[1].pid)], capture_output=True, text=True)
+            .stdout.split()[0]
+        )
+        os.kill(child, signal.SIGSTOP)  # like a machine that vanished: no FIN, no heartbeat
+        r = _finish(procs[0])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.communicate()
+    assert r.returncode == 1
+    line = _one_clean_line(r.stderr)
+    assert "another process stopped responding (no heartbeat for 5 s)" in line
+    assert "runtime log: " in line
+    log = Path(line.rsplit("runtime log: ", 1)[1].rstrip(")"))
+    assert log.parent == tmp_path and "heartbeat" in log.read_text()
+
+
+def test_process_0_without_its_peers_gives_up_after_the_init_timeout(tmp_path):
+    r = _finish(_check(_free_port(), 0, "--init-timeout", "3", tmp=tmp_path))
+    assert r.returncode == 1
+    line = _one_clean_line(r.stderr)
+    assert "not all 2 processes joined within 3 s" in line and "--process-id 1..1" in line
+
+
+class _Server:
+    """A TCP server on 127.0.0.1 that is not a JAX coordinator: says ``reply`` (or nothing)."""
+
+    def __init__(self, reply: bytes | None, *, hang_up: bool = False):
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.reply, self.hang_up = reply, hang_up
+        self.sock.settimeout(0.2)
+        self.conns, self.stopped = [], False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.conns.append(c)
+            try:
+                if self.reply is not None:
+                    c.sendall(self.reply)
+                if self.hang_up:
+                    c.close()
+            except OSError:
+                c.close()
+
+    def close(self):
+        self.stopped = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.mark.parametrize(
+    "reply, hang_up, reason",
+    [
+        (None, False, "no HTTP/2 reply within 2 s"),
+        (b"HTTP/1.1 400 Bad Request\r\n\r\n", False, "it speaks HTTP/1"),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", False, "it does not speak HTTP/2"),
+        (None, True, "it closed the connection"),
+    ],
+)
+def test_a_port_that_is_not_a_jax_coordinator(reply, hang_up, reason):
+    server = _Server(reply, hang_up=hang_up)
+    try:
+        with pytest.raises(multihost.CoordinatorUnreachable) as e:
+            multihost.wait_for_coordinator(f"127.0.0.1:{server.port}", 2)
+    finally:
+        server.close()
+    msg = str(e.value)
+    assert msg.startswith(f"127.0.0.1:{server.port} answers but is not a JAX coordinator (")
+    assert reason in msg
+
+
+def test_a_port_that_is_not_a_jax_coordinator_from_the_command_line(tmp_path):
+    server = _Server(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    try:
+        r = _finish(_check(server.port, 1, "--init-timeout", "5", tmp=tmp_path))
+    finally:
+        server.close()
+    assert r.returncode == 1
+    line = _one_clean_line(r.stderr)
+    assert f"127.0.0.1:{server.port} answers but is not a JAX coordinator" in line
+
+
+def test_process_0_refuses_a_busy_port():
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        port = s.getsockname()[1]
+        with pytest.raises(multihost.CoordinatorUnreachable, match=f"port {port} .* in use"):
+            multihost.check_port_free(f"127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"JAX_NUM_PROCESSES": "abc"}, "environment variable JAX_NUM_PROCESSES must be an integer, got 'abc'"),
+        ({"JAX_PROCESS_ID": "x1"}, "environment variable JAX_PROCESS_ID must be an integer"),
+        ({"JAX_COORDINATOR_ADDRESS": "nohost", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "0"},
+         "JAX_COORDINATOR_ADDRESS must be HOST:PORT"),
+        ({"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "5"},
+         r"JAX_PROCESS_ID must be in 0\.\.1, got 5"),
+        ({"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "0", "JAX_PROCESS_ID": "0"},
+         "JAX_NUM_PROCESSES must be ≥ 1"),
+    ],
+)  # fmt: skip
+def test_environment_variables_are_named_in_their_errors(monkeypatch, env, message):
+    for k in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    args = multihost.build_parser().parse_args([])
+    with pytest.raises(UsageError, match=message):
+        multihost.check_flags(args)
+
+
+def test_flags_from_the_environment(monkeypatch):
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "10.0.0.1:1234")
+    monkeypatch.setenv("JAX_NUM_PROCESSES", "4")
+    monkeypatch.setenv("JAX_PROCESS_ID", "3")
+    args = multihost.build_parser().parse_args(["--process-id", "2"])  # a flag beats the variable
+    assert multihost.check_flags(args)
+    assert (args.coordinator, args.num_processes, args.process_id) == ("10.0.0.1:1234", 4, 2)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--num-processes", "abc"], "--num-processes must be an integer, got 'abc'"),
+        (["--process-id", "-1"], "--process-id must be ≥ 0, got -1"),
+        (["--heartbeat-timeout", "0"], "--heartbeat-timeout must be > 0"),
+        (
+            ["--coordinator", "h:99999", "--num-processes", "2", "--process-id", "0"],
+            "port in 1..65535",
+        ),
+    ],
+)
+def test_bad_flags_name_themselves(monkeypatch, argv, message):
+    for k in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        monkeypatch.delenv(k, raising=False)
+    with pytest.raises(UsageError, match=message):
+        multihost.check_flags(multihost.build_parser().parse_args(argv))
+
+
+def test_a_single_process_is_not_supervised(monkeypatch):
+    for k in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        monkeypatch.delenv(k, raising=False)
+    args = multihost.build_parser().parse_args([])
+    assert multihost.supervise("experiments.multihost", [], args) is None
+    monkeypatch.setenv(multihost.SUPERVISED_ENV, "/nonexistent.log")  # the child itself
+    args = multihost.build_parser().parse_args(
+        ["--coordinator", "h:1", "--num-processes", "2", "--process-id", "1"]
+    )
+    assert multihost.supervise("experiments.multihost", [], args) is None
+
+
+@pytest.mark.parametrize(
+    "log, expected",
+    [
+        ("E1202 coordination_service.cc] UNAVAILABLE: Task 1 heartbeat timeout.", "no heartbeat"),
+        ("The following tasks are unhealthy (stopped sending heartbeats):\n1", "no heartbeat"),
+        ("DEADLINE_EXCEEDED: Deadline Exceeded\n\nRPC: /xla.coordination.CoordinationService/RegisterTask",
+         "not all 2 processes joined within 60 s"),
+        ("ValueError: UNKNOWN: Gloo AllGather failed: [pair.cc:547] Connection closed by peer",
+         "lost the connection to another process"),
+        ("TypeError: unsupported operand", None),
+    ],
+)  # fmt: skip
+def test_explain(log, expected):
+    args = multihost.build_parser().parse_args(
+        ["--coordinator", "h:1", "--num-processes", "2", "--process-id", "0"]
+    )
+    got = multihost.explain(log, args)
+    assert (got is None) if expected is None else (expected in got)

@@ -365,3 +365,119 @@ def test_readme_example_nnx():
 
     assert losses[-1] < 0.5 * losses[0] and maxout_losses[-1] < 0.5 * maxout_losses[0]
     assert abs(float(alpha) - 0.25) > 1e-3  # alpha moved by backprop
+
+
+# --------------------------------------------------------------------------- same arguments as Linen
+
+
+def test_activation_takes_linen_arguments():
+    x = batch()
+    want = jl.Activation("elu", {"alpha": 0.5}, dtype=jnp.bfloat16).apply({}, x)
+    for layer in (
+        jn.Activation("elu", {"alpha": 0.5}, dtype=jnp.bfloat16),
+        jn.Activation("elu", params={"alpha": 0.5}, dtype=jnp.bfloat16),
+        jn.Activation("elu", alpha=0.5, dtype=jnp.bfloat16),
+    ):
+        y = layer(x)
+        assert y.dtype == jnp.bfloat16
+        np.testing.assert_array_equal(y, want)
+    with pytest.raises(ValueError, match="params"):
+        jn.Activation("elu", {"alpha": 0.5}, alpha=0.2)
+    with pytest.raises(ValueError, match="dtype"):
+        jn.Activation("elu", dtype=jnp.int32)
+
+
+def test_dtype_and_param_dtype():
+    x = batch()
+    layer = jn.PReLU(dtype=jnp.bfloat16)
+    assert layer.alpha.dtype == jnp.float32
+    assert layer(x).dtype == jnp.bfloat16
+    assert jn.Swish(param_dtype=jnp.float16).beta.dtype == jnp.float16
+    assert jn.Swish(param_dtype=jnp.float16)(x).dtype == jnp.float32
+    m = jn.Maxout(6, 4, 2, dtype=jnp.bfloat16, param_dtype=jnp.float16, rngs=nnx.Rngs(0))
+    assert {v.dtype for v in jax.tree_util.tree_leaves(pure(m))} == {jnp.dtype(jnp.float16)}
+    assert m(x).dtype == jnp.bfloat16
+    for act in ("prelu", "relu", "maxout"):
+        mlp = jn.MLP(
+            (8, 3), act, in_features=6, learnable=act == "prelu", dtype=jnp.bfloat16,
+            param_dtype=jnp.float16, rngs=nnx.Rngs(0),
+        )  # fmt: skip
+        assert {v.dtype for v in jax.tree_util.tree_leaves(pure(mlp))} == {jnp.dtype(jnp.float16)}
+        assert mlp(x).dtype == jnp.bfloat16, act
+
+
+def test_flax_compatible_prelu():
+    layer = jn.PReLU(flax_compatible=True)
+    assert list(pure(layer)) == ["negative_slope"]
+    assert layer.negative_slope[...] == jnp.float32(0.01)
+    x = batch()
+    v = nn.PReLU().init(KEY, x)
+    np.testing.assert_allclose(layer(x), nn.PReLU().apply(v, x), rtol=1e-6)
+    assert list(pure(jn.PReLU())) == ["alpha"] and jn.PReLU().alpha[...] == 0.25
+
+
+# --------------------------------------------------------------------------- MLP options
+
+
+def test_mlp_options_agree_with_linen():
+    x = batch()
+    kw = {"learnable": True, "use_bias": False, "normalization": "layer_norm"}
+    lmod = jl.MLP((8, 8, 2), "prelu", **kw)
+    nmod = jn.MLP((8, 8, 2), "prelu", in_features=6, rngs=nnx.Rngs(0), **kw)
+    params = perturb(lmod.init(KEY, x)["params"])
+    assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(pure(nmod))
+    load(nmod, params)
+    np.testing.assert_allclose(nmod(x), lmod.apply({"params": params}, x), rtol=1e-5, atol=1e-6)
+
+
+def test_mlp_dropout_train_and_eval():
+    x = batch((64, 6))
+    mlp = jn.MLP((32, 32, 2), "relu", in_features=6, dropout_rate=0.5, rngs=nnx.Rngs(0))
+    assert mlp.layer_order == (
+        "dense_0", "act_0", "dropout_0", "dense_1", "act_1", "dropout_1", "dense_2"
+    )  # fmt: skip
+    h = x
+    for i in range(2):  # the same layers without dropout
+        h = jaxact.relu(getattr(mlp, f"dense_{i}")(h))
+    plain = mlp.dense_2(h)
+    np.testing.assert_allclose(mlp(x, deterministic=True), plain, rtol=1e-6)
+    assert not np.allclose(mlp(x), plain)  # training mode by default, as nnx.Dropout
+    mlp.eval()
+    np.testing.assert_allclose(mlp(x), plain, rtol=1e-6)
+    with pytest.raises(ValueError, match="dropout_rate"):
+        jn.MLP((4, 2), "relu", in_features=6, dropout_rate=1.5, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="normalization"):
+        jn.MLP((4, 2), "maxout", in_features=6, normalization="rms_norm", rngs=nnx.Rngs(0))
+
+
+# --------------------------------------------------------------------------- parameter helpers
+
+
+def test_activation_params_by_type_in_layer_order():
+    mlp = jn.MLP(
+        (4,) * 12 + (1,), "parametric_selu", in_features=3, learnable=True,
+        normalization="layer_norm", rngs=nnx.Rngs(0),
+    )  # fmt: skip
+    for i in range(12):
+        getattr(mlp, f"act_{i}").scale[...] = jnp.float32(i)
+    found = jn.activation_params(mlp)
+    assert sorted(found) == ["alpha", "scale"]  # not the LayerNorms' scale
+    assert [float(v) for v in found["scale"]] == list(range(12))
+    assert len(found["alpha"]) == 12
+
+
+def test_replace_activation_params_in_place_and_errors():
+    model = nnx.Sequential(jn.PReLU(), nnx.LayerNorm(6, rngs=nnx.Rngs(0)), jn.ELU())
+    out = jn.replace_activation_params(model, alpha=0.1)
+    assert out is model
+    assert [float(a) for a in jn.activation_params(model)["alpha"]] == pytest.approx([0.1, 0.1])
+    np.testing.assert_array_equal(model.layers[1].scale[...], np.ones(6))
+    with pytest.raises(ValueError, match="scale"):
+        jn.replace_activation_params(model, scale=2.0)
+    # linen and nnx report the same values for the same model
+    lmod = jl.MLP((8, 8, 1), "prelu", learnable=True)
+    nmod = jn.MLP((8, 8, 1), "prelu", in_features=6, learnable=True, rngs=nnx.Rngs(0))
+    lp = jl.activation_params(lmod.init(KEY, batch())["params"])
+    assert jax.tree_util.tree_map(float, lp) == jax.tree_util.tree_map(
+        float, jn.activation_params(nmod)
+    )

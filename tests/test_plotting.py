@@ -34,12 +34,16 @@ def test_every_registry_name_plots_and_its_derivative_equals_autodiff(name):
     fig = plotting.plot_activation(name, x=GRID)
     assert len(fig.axes) == 2
     lines = _lines(fig)
-    assert {f"f:{name}", f"dfdx:{name}", f"grad:{name}"} <= set(lines)
+    assert {f"f:{name}", f"dfdx:{name}", f"fd:{name}"} <= set(lines)
     closed = np.asarray(lines[f"dfdx:{name}"].get_ydata())
-    auto = np.asarray(lines[f"grad:{name}"].get_ydata())
     np.testing.assert_array_equal(lines[f"dfdx:{name}"].get_xdata(), GRID)
-    np.testing.assert_allclose(closed, auto, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(closed, _independent_grad(name), rtol=1e-6, atol=1e-6)
+    # the markers: float64 finite differences of f, NaN only at kinks or outside f's domain
+    fd = np.asarray(lines[f"fd:{name}"].get_ydata())
+    ok = np.isfinite(fd)
+    defined = np.isfinite(np.asarray(lines[f"f:{name}"].get_ydata()))
+    assert ok.sum() >= defined.sum() - 2, f"{name}: {np.sum(~ok & defined)} kinks"
+    np.testing.assert_allclose(closed[ok], fd[ok], rtol=2e-6, atol=2e-6)
 
 
 def test_function_data_and_slices_of_the_non_elementwise_ones():
@@ -60,6 +64,18 @@ def test_params_reach_the_function_and_its_derivative():
     np.testing.assert_array_equal(c["dfdx"], c["grad"])
 
 
+def test_finite_differences_are_independent_of_the_derivative_rule():
+    c = plotting.activation_curves("sigmoid", GRID)
+    sig = 1 / (1 + np.exp(-GRID.astype(np.float64)))
+    assert c["fd"].dtype == np.float64
+    np.testing.assert_allclose(c["fd"], sig * (1 - sig), rtol=0, atol=1e-9)
+    # kinks and jumps get no marker; a step's derivative is 0 everywhere else
+    relu = plotting.activation_curves("relu", [-1.0, 0.0, 1.0])["fd"]
+    np.testing.assert_array_equal(relu, [0.0, np.nan, 1.0])
+    step = plotting.activation_curves("step", [-1.0, 0.0, 2.0])["fd"]
+    np.testing.assert_array_equal(step, [0.0, np.nan, 0.0])
+
+
 def test_axes_layouts():
     from matplotlib.figure import Figure
 
@@ -69,7 +85,7 @@ def test_axes_layouts():
     host = Figure()
     ax = host.add_subplot()
     assert plotting.plot_activation("tanh", ax=ax) is host  # overlaid on one Axes
-    assert set(_lines(host)) == {"f:tanh", "dfdx:tanh", "grad:tanh"}
+    assert set(_lines(host)) == {"f:tanh", "dfdx:tanh", "fd:tanh"}
     assert _lines(host)["dfdx:tanh"].get_linestyle() == "--"
 
     pair = Figure().subplots(1, 2)

@@ -2,6 +2,9 @@
 
 import csv
 import json
+import os
+import shlex
+import stat
 import subprocess
 import sys
 
@@ -37,30 +40,61 @@ def _rows(path):
 def test_tiny_sweep_writes_every_file(tmp_path, capsys):
     out = tmp_path / "run"
     assert sweep.main(TINY + ["--out", str(out)]) == 0
-    for name in sweep.OUTPUT_FILES:
+    for name in sweep.RESULT_FILES:
         assert (out / name).exists(), name
+    assert not list(out.glob("checkpoint*"))  # removed at the end (no --keep-checkpoint)
+    for name in sweep.RESULT_FILES:
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
     rows = _rows(out / "results.csv")
     assert len(rows) == 4
-    assert [(r["value"], r["seed"]) for r in rows] == [
+    assert [(r["initial_value"], r["seed"]) for r in rows] == [
         ("0.1", "0"),
         ("0.1", "1"),
         ("0.5", "0"),
         ("0.5", "1"),
     ]
     assert {
-        "final_train_loss",
+        "train_loss",
+        "val_accuracy",
         "test_accuracy",
+        "learning_rate",
         "learned_alpha_layer0",
         "learned_alpha_mean",
         "diverged",
     } <= set(rows[0])
     meta = json.loads((out / "config.json").read_text())
-    assert meta["sweep"]["activation"] == "prelu" and meta["num_runs"] == 4
-    assert meta["timing"]["compile_seconds"] > 0 and meta["versions"]["jax"]
+    assert meta["sweep"]["activations"] == ["prelu"] and meta["num_runs"] == 4
+    assert meta["timing"]["compile_seconds"] >= 0 and meta["versions"]["jax"]
+    assert meta["versions"]["jaxact"] and "git_commit" in meta["versions"]
     hist = np.load(out / "history.npz")
-    assert hist["test_accuracy"].shape == (4, 5) and hist["alpha"].shape == (4, 5, 1)
+    assert hist["test_accuracy"].shape == (4, 5) and hist["learned_alpha"].shape == (4, 5, 1)
+    assert hist["val_accuracy"].shape == (4, 5)
     printed = capsys.readouterr().out
-    assert "test accuracy" in printed and "best: alpha=" in printed
+    assert "test accuracy" in printed and "best on validation: prelu alpha=" in printed
+
+
+def test_recorded_command_reproduces_the_config():
+    argv = TINY + ["--values=0.1,0.30000000000000004,-0.05", "--lr", "0.003,0.01"]
+    config = sweep.resolve(sweep.build_parser().parse_args(argv))
+    again = shlex.split(sweep.command_line(config))[3:]
+    assert sweep.resolve(sweep.build_parser().parse_args(again + ["--quiet"])) == config
+
+
+def test_several_activations_and_learning_rates_in_one_table(tmp_path, capsys):
+    out = tmp_path / "multi"
+    argv = [a for a in TINY if a != "--quiet"]
+    argv += ["--activation", "prelu,relu", "--lr", "0.003,0.03", "--out", str(out)]
+    assert sweep.main(argv) == 0
+    rows = _rows(out / "results.csv")
+    # prelu: 2 values x 2 lrs x 2 seeds; relu: 1 x 2 x 2
+    assert len(rows) == 12
+    assert [r["activation"] for r in rows] == ["prelu"] * 8 + ["relu"] * 4
+    assert {r["learning_rate"] for r in rows} == {"0.003", "0.03"}
+    assert all(r["initial_value"] == "" for r in rows if r["activation"] == "relu")
+    printed = capsys.readouterr()
+    assert "compiling 4 programs" in printed.err
+    assert "relu: step 40/40" in printed.err and "\r" not in printed.err  # plain lines off a terminal
+    assert "best on validation" in printed.out
 
 
 def test_same_command_gives_identical_numbers_and_resume_matches(tmp_path):
@@ -71,9 +105,9 @@ def test_same_command_gives_identical_numbers_and_resume_matches(tmp_path):
     # An interrupted run (stopped between chunks) resumed by the same command.
     with pytest.raises(KeyboardInterrupt):
         sweep.run(config, ds, b, quiet=True, stop_after_chunks=1)
-    assert (b / "checkpoint.npz").exists() and not (b / "results.csv").exists()
+    assert (b / "checkpoint-prelu.npz").exists() and not (b / "results.csv").exists()
     assert sweep.run(config, ds, b, quiet=True) == 0
-    assert json.loads((b / "config.json").read_text())["timing"]["resumed_from_step"] > 0
+    assert json.loads((b / "config.json").read_text())["timing"]["resumed_from_step"]["prelu"] > 0
     assert _rows(a / "results.csv") == _rows(b / "results.csv")
     ha, hb = np.load(a / "history.npz"), np.load(b / "history.npz")
     for k in ha.files:
@@ -85,30 +119,65 @@ def test_different_config_is_refused_unless_overwrite(tmp_path, capsys):
     assert sweep.main(TINY + ["--out", str(out)]) == 0
     changed = TINY[:-3] + ["--seeds", "1", "--quiet"]
     assert sweep.main(changed + ["--out", str(out)]) == 2
-    assert "different config" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "different config" in err and "seeds" in err and err.count("\n") == 1
     assert sweep.main(changed + ["--out", str(out), "--overwrite"]) == 0
     assert len(_rows(out / "results.csv")) == 2
+
+
+def test_foreign_or_garbage_checkpoint_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    config = sweep.resolve(sweep.build_parser().parse_args(TINY))
+    ds = data.load("xor")
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(config, ds, out, quiet=True, stop_after_chunks=1)
+    (out / "checkpoint-prelu.npz").write_bytes(b"not a zip file")
+    assert sweep.run(config, ds, out, quiet=True) == 2
+    err = capsys.readouterr().err
+    assert "not a readable checkpoint" in err and "--overwrite" in err and err.count("\n") == 1
+    assert sweep.run(config, ds, out, quiet=True, overwrite=True) == 0
+
+
+def test_locked_output_folder_is_refused(tmp_path, capsys):
+    from experiments.outdir import OutputDir
+
+    out = tmp_path / "run"
+    with OutputDir(out):
+        assert sweep.main(TINY + ["--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "in use by another run" in err and f"pid {os.getpid()}" in err
 
 
 def test_fixed_mode_keeps_parameter(tmp_path):
     out = tmp_path / "fixed"
     assert sweep.main(TINY + ["--out", str(out), "--fixed"]) == 0
     rows = _rows(out / "results.csv")
-    assert all(float(r["learned_alpha_mean"]) == pytest.approx(float(r["value"])) for r in rows)
+    assert not any(k.startswith("learned_") for k in rows[0])
     assert all(r["learnable"] == "False" for r in rows)
+    hist = np.load(out / "history.npz")
+    np.testing.assert_allclose(hist["param_alpha"][..., 0], np.repeat([0.1, 0.5], 2)[:, None] * np.ones((1, 5)), rtol=1e-6)
+    assert not (out / "param_trajectories.png").exists()
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["--activation", "prelux"], "prelu"),
-        (["--activation", "relu"], "no continuous parameter"),
+        (["--activation", "relu", "--values", "0.1"], "no continuous parameter"),
+        (["--values=1e40"], "float32"),
+        (["--lr", "1e39"], "float32"),
+        (["--values=1,,2"], "empty"),
+        (["--values=0.5,0.5"], "appears 2 times"),
+        (["--seeds", "5000000000"], "--seeds"),
+        (["--layers", "100000000000"], "--layers"),
+        (["--layers", "5000000,5000000"], "memory"),
+        (["--activation", "prelu,prelu"], "twice"),
         (["--param", "beta"], "valid: ['alpha']"),
         (["--values", ""], "--values is empty"),
-        (["--values", "a,b"], "--values must be numbers"),
-        (["--values", "0:1"], "--values must be numbers"),
-        (["--steps", "0"], "--steps must be > 0"),
-        (["--steps", "-3"], "--steps must be > 0"),
+        (["--values", "a,b"], "--values"),
+        (["--values", "0:1"], "--values"),
+        (["--steps", "0"], "--steps"),
+        (["--steps", "-3"], "--steps"),
         (["--batch-size", "100000"], "larger than the xor training set"),
         (["--eval-every", "7"], "must divide --steps"),
         (["--init", "zeros"], "--init 'zeros' is unknown"),
@@ -167,6 +236,7 @@ def test_help_documents_every_flag():
 def test_parse_values():
     np.testing.assert_allclose(sweep.parse_values("0:1:5"), [0, 0.25, 0.5, 0.75, 1])
     np.testing.assert_allclose(sweep.parse_values("0.1, 0.25"), [0.1, 0.25])
+    np.testing.assert_allclose(sweep.parse_values("-0.1,0.1"), [-0.1, 0.1])
     with pytest.raises(sweep.UsageError):
         sweep.parse_values("1:2:0")
     with pytest.raises(sweep.UsageError):

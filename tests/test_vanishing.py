@@ -119,9 +119,3 @@ def test_quick_run_writes_findings_and_figures(tmp_path):
         for fig in f.figures:
             assert (tmp_path / fig).stat().st_size > 0
     assert found[1].correction
-
-
-def test_cli_bad_input_exits_2(capsys):
-    assert vanishing.main(["--out"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(vanishing.PROG) and "\n" not in err

@@ -66,9 +66,3 @@ def test_quick_run_writes_findings_and_figures(tmp_path):
         "sigmoid: same-sign rows, single examples 1.000 ± 0.000 (min over training 1.000)"
         in found[0].numbers
     )
-
-
-def test_cli_bad_input_exits_2(capsys):
-    assert zigzag.main(["--quick=3"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(zigzag.PROG) and "\n" not in err

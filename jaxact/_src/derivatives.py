@@ -26,6 +26,8 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from jaxact._src import activations as _a
+from jaxact._src import activations_extra as _x
+from jaxact._src import learnable_shapes as _ls
 from jaxact._src import validation as _v
 
 
@@ -55,9 +57,9 @@ def elementwise(fn: str, kernel: Callable[..., Array], wrt: str, defaults: Mappi
     return derivative
 
 
-def _gelu_dfdx(x: ArrayLike, *, approximate: bool = False) -> Array:
+def _gelu_dfdx(x: ArrayLike, *, approximate: bool | str = False) -> Array:
     """Closed-form f'(x) of ``jaxact.gelu`` (exact or tanh-approximated)."""
-    approximate = _v.check_bool(approximate, "approximate", "gelu")
+    approximate = _a._gelu_approximate(approximate)
     x = _v.as_float_array(x, "gelu")
     return _a._gelu_tanh_dx(x) if approximate else _a._gelu_dx(x)
 
@@ -66,6 +68,12 @@ def _maxout_dfdx(x: ArrayLike, v: ArrayLike, *, num_pieces: int = 2, axis: int =
     """Jacobian-vector product J(x) v of ``jaxact.maxout``: v at each group's first maximiser."""
     x, num_pieces, axis = _a._maxout_args(x, num_pieces, axis)
     return _a._maxout_jvp(x, _v.as_tangent(v, x, "maxout"), num_pieces, axis)
+
+
+def _glu_dfdx(x: ArrayLike, v: ArrayLike, *, axis: int = -1) -> Array:
+    """Jacobian-vector product J(x) v of ``jaxact.glu`` along ``axis``."""
+    x, axis = _x._glu_args(x, axis)
+    return _x._glu_jvp(x, _v.as_tangent(v, x, "glu"), axis)
 
 
 def _along_axis(fn: str, kernel: Callable[[Array, Array, int], Array]):
@@ -102,6 +110,15 @@ DX_KERNELS: Mapping[str, Callable[..., Array]] = {
     "relu6": _a._relu6_dx,
     "softsign": _a._softsign_dx,
     "log_sigmoid": _a._log_sigmoid_dx,
+    "hard_silu": _x._hard_silu_dx,
+    "squareplus": _x._squareplus_dx,
+    "sparse_plus": _x._sparse_sigmoid_f,
+    "sparse_sigmoid": _x._sparse_sigmoid_dx,
+    "log1mexp": _x._log1mexp_dx,
+    "hardshrink": _x._hardshrink_dx,
+    "softshrink": _x._softshrink_dx,
+    "tanhshrink": _x._tanhshrink_dx,
+    "rrelu": _x._rrelu_dx,
 }
 
 #: Closed-form partial-derivative kernels for each parameter.
@@ -116,6 +133,10 @@ DPARAM_KERNELS: Mapping[str, Mapping[str, Callable[..., Array]]] = {
         "alpha": _a._parametric_selu_dalpha,
     },
     "swish": {"beta": _a._swish_dbeta},
+    "squareplus": {"b": _x._squareplus_db},
+    "hardshrink": {"lambd": _x._hardshrink_dlambd},
+    "softshrink": {"lambd": _x._softshrink_dlambd},
+    "rrelu": {"lower": _x._rrelu_dbound, "upper": _x._rrelu_dbound},
 }
 
 #: Derivatives that are not a kernel over validated arrays: gelu (a static
@@ -126,4 +147,12 @@ SPECIAL_DFDX: Mapping[str, Callable[..., Array]] = {
     "softmax": _along_axis("softmax", _a._softmax_jvp),
     "softmin": _along_axis("softmin", _a._softmin_jvp),
     "log_softmax": _along_axis("log_softmax", _a._log_softmax_jvp),
+    "glu": _glu_dfdx,
 }
+
+#: Closed-form derivatives of the learnable-shape activations (rational, apl,
+#: blend). Their parameters are coefficient arrays (last axis = coefficient), so
+#: ``dfdparams[p]`` stacks the partial derivatives on a trailing axis; these are
+#: ready functions, not kernels for :func:`elementwise`.
+_LEARNABLE_DFDX, SPECIAL_DFDPARAMS = _ls._public_derivatives()
+SPECIAL_DFDX = {**SPECIAL_DFDX, **_LEARNABLE_DFDX}

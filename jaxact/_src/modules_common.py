@@ -162,17 +162,90 @@ def resolve_init(
     return out
 
 
-def initializer(value: Any, constraint: str | None) -> Callable[..., jax.Array]:
-    """Initializer ``(key, shape) -> float32`` filling ``shape`` with the raw value of ``value``."""
+def initializer(
+    value: Any, constraint: str | None, dtype: Any = jnp.float32
+) -> Callable[..., jax.Array]:
+    """Initializer ``(key, shape) -> dtype`` filling ``shape`` with the raw value of ``value``.
+
+    The raw value (the inverse of the constraint) is computed in float32 and
+    then cast to ``dtype`` (the module's ``param_dtype``).
+    """
 
     def init(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
         del key
         v = jnp.broadcast_to(jnp.asarray(value, jnp.float32), shape)
         if constraint is not None:
             v = _CONSTRAINTS[constraint][1](v)
-        return v
+        return v.astype(dtype)
 
     return init
+
+
+def prelu_init(alpha_init: Any, flax_compatible: bool) -> Any:
+    """PReLU's initial slope: given, or 0.25 (He et al.), or 0.01 (``flax.linen.PReLU``)."""
+    if not isinstance(flax_compatible, (bool, np.bool_)):
+        raise ValueError(f"flax_compatible: expected a bool, got {flax_compatible!r}.")
+    if alpha_init is not None:
+        return alpha_init
+    return 0.01 if flax_compatible else 0.25
+
+
+def check_dtype(dtype: Any, *, arg: str, allow_none: bool = True) -> Any:
+    """A floating dtype (or ``None`` where allowed) as ``jnp.dtype``; ValueError otherwise."""
+    if dtype is None:
+        if allow_none:
+            return None
+        raise ValueError(f"{arg}: expected a floating dtype, got None.")
+    try:
+        d = jnp.dtype(dtype)
+    except TypeError as e:
+        raise ValueError(f"{arg}: expected a floating dtype, got {dtype!r}.") from e
+    if not jnp.issubdtype(d, jnp.floating):
+        raise ValueError(f"{arg}: expected a floating dtype, got {dtype!r}.")
+    return d
+
+
+def cast_input(x: Any, dtype: Any) -> jax.Array:
+    """``x`` as an array, cast to the module's ``dtype`` when one is given."""
+    x = jnp.asarray(x)
+    return x if dtype is None else x.astype(dtype)
+
+
+#: Normalisation layers offered by the MLPs (``normalization=``), applied to
+#: each hidden layer's pre-activations.
+NORMALIZATIONS: tuple[str, ...] = ("layer_norm", "rms_norm")
+
+
+def check_mlp_options(
+    activation: Any,
+    *,
+    use_bias: Any,
+    dropout_rate: Any,
+    normalization: Any,
+    dtype: Any,
+    param_dtype: Any,
+) -> None:
+    """Checks of the MLP options shared by Linen and NNX."""
+    if normalization is not None and activation == "maxout":
+        raise ValueError(
+            "normalization: not available with activation='maxout' (the pieces are "
+            "combined before any activation)."
+        )
+    if not isinstance(use_bias, (bool, np.bool_)):
+        raise ValueError(f"use_bias: expected a bool, got {use_bias!r}.")
+    if (
+        isinstance(dropout_rate, bool)
+        or not isinstance(dropout_rate, (int, float, np.floating, np.integer))
+        or not 0 <= dropout_rate < 1
+    ):
+        raise ValueError(f"dropout_rate: expected a number in [0, 1), got {dropout_rate!r}.")
+    if normalization is not None and normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"normalization: expected None or one of {', '.join(NORMALIZATIONS)}, "
+            f"got {normalization!r}."
+        )
+    check_dtype(dtype, arg="dtype")
+    check_dtype(param_dtype, arg="param_dtype", allow_none=False)
 
 
 def constrain(raw: jax.Array, constraint: str | None) -> jax.Array:

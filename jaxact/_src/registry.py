@@ -1,4 +1,4 @@
-r"""One registry of activation metadata: formula, derivatives, properties, sources.
+r"""One registry of activation metadata: formula, derivatives, properties, references.
 
 ``names()`` lists the catalogue, ``get(name)`` returns its :class:`Activation`
 record, and ``registry_markdown()`` renders all records as the Markdown table
@@ -18,6 +18,8 @@ and ``tests/test_registry.py`` checks each one numerically:
 - ``monotonic``: non-decreasing (for the non-elementwise ones: in each input
   coordinate, every output coordinate that depends on it non-decreasing).
 - ``smooth``: continuously differentiable everywhere (no kink, no jump).
+- ``domain``: the open interval where :math:`f` is defined; the properties
+  above hold on it (:math:`(-\infty, \infty)` for all but ``log1mexp``).
 - ``saturating``: the sides (``"negative"``, ``"positive"``) where
   :math:`f'(x) \to 0` as :math:`x \to \mp\infty`. For the softmax family: the
   side towards which one logit must move, all else fixed, for the whole
@@ -35,9 +37,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jaxact._src import activations as _a
+from jaxact._src import activations_extra as _x
 from jaxact._src import derivatives as _d
+from jaxact._src import learnable_shapes as _ls
 
-_ALL_SEEDS = ("000", "001", "002", "003", "004")
 _INF = math.inf
 
 
@@ -63,8 +66,10 @@ class Activation:
         :math:`f'(x)`; otherwise ``dfdx(x, v, **params)`` is :math:`J(x)\\,v`.
       dfdparams: parameter name -> closed-form ``(x, **params) ->``
         :math:`\\partial f/\\partial p` elementwise (empty when none).
-      params: every keyword of ``fn`` -> its default (``threshold`` and
-        ``maxout``, whose functions require them, get 0.0/0.0 and 2 here).
+      params: every parameter of ``fn`` after ``x`` -> its default, except
+        those whose default is ``None`` (aliases such as ``negative_slope``,
+        masks such as ``where``, ``rrelu``'s ``training``); ``threshold`` and
+        ``maxout``, whose functions require them, get 0.0/0.0 and 2 here.
       learnable: the continuous, differentiable parameters worth learning.
       constraints: parameter -> ``"positive"``, ``"non-negative"`` or
         ``"positive integer"``; concrete violations raise ``ValueError``.
@@ -78,8 +83,8 @@ class Activation:
       saturating: sides where :math:`f' \\to 0`, a subset of
         ``("negative", "positive")``.
       reference: the paper or source of the definition.
-      sources: which seed notes (``"000"``-``"004"``) discuss it; ``()`` for the
-        extras beyond the seeds.
+      domain: ``(lo, hi)``, the open interval of inputs where ``fn`` is defined
+        (``(-math.inf, math.inf)`` except for ``log1mexp``).
     """
 
     name: str
@@ -98,17 +103,22 @@ class Activation:
     smooth: bool
     saturating: tuple[str, ...]
     reference: str
-    sources: tuple[str, ...]
+    domain: tuple[float, float] = (-math.inf, math.inf)
 
     def __hash__(self) -> int:  # the Mapping fields are not hashable; names are unique
         return hash(self.name)
 
 
 def _keyword_defaults(fn: Callable[..., Any], required: Mapping[str, Any]) -> dict[str, Any]:
-    """Every keyword-only parameter of ``fn`` with its default (``required`` fills the rest)."""
+    """Every parameter of ``fn`` after ``x`` with its default (``required`` fills the rest).
+
+    Positional-or-keyword and keyword-only parameters count; those whose
+    default is ``None`` (aliases, masks, optional keys) do not.
+    """
     out = {}
-    for p in inspect.signature(fn).parameters.values():
-        if p.kind is not inspect.Parameter.KEYWORD_ONLY:
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    for p in list(inspect.signature(fn).parameters.values())[1:]:
+        if p.kind not in kinds or (p.default is None):
             continue
         out[p.name] = required[p.name] if p.default is inspect.Parameter.empty else p.default
     return out
@@ -125,7 +135,7 @@ def _record(
     smooth: bool,
     saturating: tuple[str, ...],
     reference: str,
-    sources: tuple[str, ...] = (),
+    domain: tuple[float, float] = (-_INF, _INF),
     learnable: tuple[str, ...] = (),
     required: Mapping[str, Any] = types.MappingProxyType({}),
     extra_constraints: Mapping[str, str] = types.MappingProxyType({}),
@@ -141,6 +151,7 @@ def _record(
         p: _d.elementwise(name, kernel, p, params)
         for p, kernel in _d.DPARAM_KERNELS.get(name, {}).items()
     }
+    dfdparams.update(_d.SPECIAL_DFDPARAMS.get(name, {}))
     constraints = {**_a.CONSTRAINTS.get(name, {}), **extra_constraints}
     return Activation(
         name=name,
@@ -159,7 +170,7 @@ def _record(
         smooth=smooth,
         saturating=saturating,
         reference=reference,
-        sources=sources,
+        domain=domain,
     )
 
 
@@ -198,7 +209,6 @@ _CATALOGUE: tuple[Activation, ...] = (
         smooth=True,
         saturating=(),
         reference="The linear unit; without a nonlinearity stacked layers collapse to one linear map",
-        sources=("003", "004"),
     ),
     _record(
         _a.step,
@@ -210,7 +220,6 @@ _CATALOGUE: tuple[Activation, ...] = (
         smooth=False,
         saturating=_BOTH,
         reference="McCulloch & Pitts (1943); Rosenblatt (1958), the perceptron",
-        sources=("002", "003", "004"),
     ),
     _record(
         _a.threshold,
@@ -225,7 +234,6 @@ _CATALOGUE: tuple[Activation, ...] = (
         smooth=False,
         saturating=_NEG,
         reference="torch.nn.Threshold (PyTorch documentation)",
-        sources=("002",),
         required={"threshold": 0.0, "value": 0.0},
     ),
     _record(
@@ -241,7 +249,6 @@ _CATALOGUE: tuple[Activation, ...] = (
             "Rumelhart, Hinton & Williams (1986), Learning representations by "
             "back-propagating errors, Nature 323"
         ),
-        sources=_ALL_SEEDS,
     ),
     _record(
         _a.tanh,
@@ -253,7 +260,6 @@ _CATALOGUE: tuple[Activation, ...] = (
         smooth=True,
         saturating=_BOTH,
         reference="LeCun, Bottou, Orr & Müller (1998), Efficient BackProp",
-        sources=("000", "001", "002"),
     ),
     _record(
         _a.relu,
@@ -268,7 +274,6 @@ _CATALOGUE: tuple[Activation, ...] = (
             "Nair & Hinton (2010), Rectified linear units improve restricted Boltzmann "
             "machines, ICML; Glorot, Bordes & Bengio (2011), AISTATS"
         ),
-        sources=_ALL_SEEDS,
     ),
     _record(
         _a.leaky_relu,
@@ -283,7 +288,6 @@ _CATALOGUE: tuple[Activation, ...] = (
             "Maas, Hannun & Ng (2013), Rectifier nonlinearities improve neural network "
             "acoustic models, ICML workshop"
         ),
-        sources=("001", "002"),
         learnable=("alpha",),
     ),
     _record(
@@ -298,7 +302,6 @@ _CATALOGUE: tuple[Activation, ...] = (
         reference=(
             "He, Zhang, Ren & Sun (2015), Delving deep into rectifiers, ICCV, arXiv:1502.01852"
         ),
-        sources=("000", "001", "002"),
         learnable=("alpha",),
     ),
     _record(
@@ -317,7 +320,6 @@ _CATALOGUE: tuple[Activation, ...] = (
             "Clevert, Unterthiner & Hochreiter (2016), Fast and accurate deep network "
             "learning by exponential linear units (ELUs), ICLR, arXiv:1511.07289"
         ),
-        sources=("001", "002"),
         learnable=("alpha",),
     ),
     _record(
@@ -333,7 +335,6 @@ _CATALOGUE: tuple[Activation, ...] = (
         smooth=False,
         saturating=_NEG,
         reference=_SELU_REF,
-        sources=("001",),
     ),
     _record(
         _a.parametric_selu,
@@ -350,8 +351,7 @@ _CATALOGUE: tuple[Activation, ...] = (
         monotonic=True,
         smooth=False,
         saturating=_NEG,
-        reference=_SELU_REF + " (with lambda = scale and alpha trained, as seed 001 describes)",
-        sources=("001",),
+        reference=_SELU_REF + " (with lambda = scale and alpha trained)",
         learnable=("scale", "alpha"),
     ),
     _record(
@@ -369,7 +369,6 @@ _CATALOGUE: tuple[Activation, ...] = (
         reference=(
             "Ramachandran, Zoph & Le (2017), Searching for activation functions, arXiv:1710.05941"
         ),
-        sources=("001",),
         learnable=("beta",),
     ),
     _record(
@@ -385,7 +384,6 @@ _CATALOGUE: tuple[Activation, ...] = (
             "Elfwing, Uchibe & Doya (2018), Sigmoid-weighted linear units for neural "
             "network function approximation in reinforcement learning, arXiv:1702.03118"
         ),
-        sources=("001",),
     ),
     _record(
         _a.maxout,
@@ -400,7 +398,6 @@ _CATALOGUE: tuple[Activation, ...] = (
             "Goodfellow, Warde-Farley, Mirza, Courville & Bengio (2013), Maxout networks, "
             "ICML, arXiv:1302.4389"
         ),
-        sources=("001",),
         required={"num_pieces": 2},
         extra_constraints={"num_pieces": "positive integer"},
         elementwise=False,
@@ -415,7 +412,6 @@ _CATALOGUE: tuple[Activation, ...] = (
         smooth=True,
         saturating=_POS,
         reference=_SOFTMAX_REF,
-        sources=("002", "003"),
         elementwise=False,
     ),
     _record(
@@ -428,7 +424,6 @@ _CATALOGUE: tuple[Activation, ...] = (
         smooth=True,
         saturating=_NEG,
         reference="torch.nn.Softmin; the softmax of -x",
-        sources=("002", "003"),
         elementwise=False,
     ),
     _record(
@@ -441,7 +436,6 @@ _CATALOGUE: tuple[Activation, ...] = (
         smooth=True,
         saturating=(),
         reference=_SOFTMAX_REF,
-        sources=("002", "003"),
         elementwise=False,
     ),
     _record(
@@ -567,6 +561,213 @@ _CATALOGUE: tuple[Activation, ...] = (
         smooth=True,
         saturating=_POS,
         reference="log sigma(x) = -softplus(-x); jax.nn.log_sigmoid",
+    ),
+    _record(
+        _x.glu,
+        formula=r"f(x) = a \odot \sigma(b),\ x = [a, b]",
+        derivative=r"J(x)\,v = v_a \odot \sigma(b) + a \odot \sigma'(b) \odot v_b",
+        output_range=(-_INF, _INF),
+        zero_centred=True,
+        monotonic=False,
+        smooth=True,
+        saturating=(),
+        reference=(
+            "Dauphin, Fan, Auli & Grangier (2017), Language modeling with gated "
+            "convolutional networks, ICML, arXiv:1612.08083"
+        ),
+        elementwise=False,
+    ),
+    _record(
+        _x.hard_silu,
+        formula=r"f(x) = x\,\frac{\min(\max(0, x + 3), 6)}{6}",
+        derivative=r"f'(x) = \tfrac{2x + 3}{6}\,\mathbb{1}[-3 < x \le 3] + \mathbb{1}[x > 3]",
+        output_range=(-0.375, _INF),
+        zero_centred=False,
+        monotonic=False,
+        smooth=False,
+        saturating=_NEG,
+        reference="Howard et al. (2019), Searching for MobileNetV3, arXiv:1905.02244",
+    ),
+    _record(
+        _x.squareplus,
+        formula=r"f(x) = \frac{x + \sqrt{x^{2} + b}}{2}",
+        derivative=(
+            r"f'(x) = \frac{1}{2}\left(1 + \frac{x}{\sqrt{x^{2} + b}}\right),\quad "
+            r"\partial_b f = \frac{1}{4\sqrt{x^{2} + b}}"
+        ),
+        output_range=(0.0, _INF),
+        zero_centred=False,
+        monotonic=True,
+        smooth=True,
+        saturating=_NEG,
+        reference="Barron (2021), Squareplus: a softplus-like algebraic rectifier, arXiv:2112.11687",
+        learnable=("b",),
+    ),
+    _record(
+        _x.sparse_plus,
+        formula=r"f(x) = \tfrac{(x + 1)^{2}}{4}\,\mathbb{1}[-1 < x < 1] + x\,\mathbb{1}[x \ge 1]",
+        derivative=r"f'(x) = \tfrac{1}{2}\operatorname{clip}(x + 1, 0, 2)",
+        output_range=(0.0, _INF),
+        zero_centred=False,
+        monotonic=True,
+        smooth=True,
+        saturating=_NEG,
+        reference=(
+            "Blondel, Martins & Niculae (2020), Learning with Fenchel-Young losses, "
+            "JMLR, arXiv:1901.02324"
+        ),
+    ),
+    _record(
+        _x.sparse_sigmoid,
+        formula=r"f(x) = \tfrac{1}{2}\operatorname{clip}(x + 1, 0, 2)",
+        derivative=r"f'(x) = \tfrac{1}{2}\,\mathbb{1}[-1 < x \le 1]",
+        output_range=(0.0, 1.0),
+        zero_centred=False,
+        monotonic=True,
+        smooth=False,
+        saturating=_BOTH,
+        reference=(
+            "Blondel, Martins & Niculae (2020), Learning with Fenchel-Young losses, "
+            "JMLR, arXiv:1901.02324"
+        ),
+    ),
+    _record(
+        _x.log1mexp,
+        formula=r"f(x) = \log(1 - e^{-x}),\ x > 0",
+        derivative=r"f'(x) = \frac{1}{e^{x} - 1}",
+        output_range=(-_INF, 0.0),
+        zero_centred=False,
+        monotonic=True,
+        smooth=True,
+        saturating=_POS,
+        reference=(
+            "Mächler (2012), Accurately computing log(1 - exp(-a)), Rmpfr vignette; jax.nn.log1mexp"
+        ),
+        domain=(0.0, _INF),
+    ),
+    _record(
+        _x.hardshrink,
+        formula=r"f(x) = x\,\mathbb{1}[\lvert x \rvert > \lambda]",
+        derivative=r"f'(x) = \mathbb{1}[\lvert x \rvert > \lambda],\quad \partial_\lambda f = 0",
+        output_range=(-_INF, _INF),
+        zero_centred=True,
+        monotonic=True,
+        smooth=False,
+        saturating=(),
+        reference="torch.nn.Hardshrink (PyTorch documentation)",
+    ),
+    _record(
+        _x.softshrink,
+        formula=r"f(x) = \operatorname{sign}(x)\max(\lvert x \rvert - \lambda, 0)",
+        derivative=(
+            r"f'(x) = \mathbb{1}[\lvert x \rvert > \lambda],\quad "
+            r"\partial_\lambda f = -\operatorname{sign}(x)\,\mathbb{1}[\lvert x \rvert > \lambda]"
+        ),
+        output_range=(-_INF, _INF),
+        zero_centred=True,
+        monotonic=True,
+        smooth=False,
+        saturating=(),
+        reference="torch.nn.Softshrink; Donoho (1995), De-noising by soft-thresholding",
+        learnable=("lambd",),
+    ),
+    _record(
+        _x.tanhshrink,
+        formula=r"f(x) = x - \tanh x",
+        derivative=r"f'(x) = \tanh^{2} x",
+        output_range=(-_INF, _INF),
+        zero_centred=True,
+        monotonic=True,
+        smooth=True,
+        saturating=(),
+        reference="torch.nn.Tanhshrink (PyTorch documentation)",
+    ),
+    _record(
+        _x.rrelu,
+        formula=(
+            r"f(x) = \max(0, x) + a \min(0, x),\ a = \tfrac{l + u}{2}"
+            r"\ (a \sim \mathcal{U}(l, u) \text{ in training})"
+        ),
+        derivative=(
+            r"f'(x) = \mathbb{1}[x > 0] + \tfrac{l + u}{2}\,\mathbb{1}[x \le 0],\quad "
+            r"\partial_l f = \partial_u f = \tfrac{1}{2}\min(0, x)"
+        ),
+        output_range=(-_INF, _INF),
+        zero_centred=False,
+        monotonic=True,
+        smooth=False,
+        saturating=(),
+        reference=(
+            "Xu, Wang, Chen & Li (2015), Empirical evaluation of rectified activations "
+            "in convolutional network, arXiv:1505.00853; torch.nn.RReLU"
+        ),
+    ),
+)
+
+# Learnable-shape activations: coefficient-array parameters (last axis = coefficient).
+_CATALOGUE = _CATALOGUE + (
+    _record(
+        _ls.rational,
+        formula=(
+            r"f(x) = \frac{\sum_{j=0}^{m} a_j x^{j}}{1 + \lvert \sum_{k=1}^{n} b_k x^{k} \rvert},"
+            r"\ (m, n) = (5, 4)"
+        ),
+        derivative=(
+            r"f'(x) = \frac{P'(x) - f(x)\,\operatorname{sign}(s(x))\,s'(x)}{Q(x)},\quad "
+            r"\partial_{a_j} f = \frac{x^{j}}{Q(x)},\quad "
+            r"\partial_{b_k} f = -\frac{f(x)\,\operatorname{sign}(s(x))\,x^{k}}{Q(x)},"
+            r"\ s = \sum_k b_k x^{k},\ \operatorname{sign}(0) = 0"
+        ),
+        output_range=(-_INF, _INF),
+        zero_centred=False,
+        monotonic=False,  # the default (a least-squares fit of leaky_relu) dips near 0
+        smooth=True,
+        saturating=(),
+        reference=(
+            "Molina, Schramowski & Kersting (2020), Pade activation units: end-to-end "
+            "learning of flexible activation functions in deep networks, ICLR, arXiv:1907.06732"
+        ),
+        learnable=("numerator", "denominator"),
+    ),
+    _record(
+        _ls.apl,
+        formula=r"f(x) = \max(0, x) + \sum_{s=1}^{S} a_s \max(0, -x + b_s)",
+        derivative=(
+            r"f'(x) = \mathbb{1}[x > 0] - \sum_s a_s\,\mathbb{1}[x \le b_s],\quad "
+            r"\partial_{a_s} f = \max(0, b_s - x),\quad "
+            r"\partial_{b_s} f = a_s\,\mathbb{1}[x < b_s]"
+        ),
+        output_range=(-_INF, _INF),
+        zero_centred=False,
+        monotonic=True,
+        smooth=False,
+        saturating=(),
+        reference=(
+            "Agostinelli, Hoffman, Sadowski & Baldi (2015), Learning activation functions "
+            "to improve deep neural networks, ICLR workshop, arXiv:1412.6830"
+        ),
+        learnable=("slopes", "hinges"),
+    ),
+    _record(
+        _ls.blend,
+        formula=(
+            r"f(x) = \sum_{i} \pi_i f_i(x),\ \pi = w\ \text{or}\ \operatorname{softmax}(w)"
+            r"\ (f_i = \text{identity, relu, tanh by default})"
+        ),
+        derivative=(
+            r"f'(x) = \sum_i \pi_i f_i'(x),\quad \partial_{w_i} f = f_i(x)\ \text{or}\ "
+            r"\pi_i\,(f_i(x) - f(x))"
+        ),
+        output_range=(-_INF, _INF),
+        zero_centred=False,
+        monotonic=True,
+        smooth=False,
+        saturating=(),
+        reference=(
+            "Manessi & Rozza (2018), Learning combinations of activation functions, ICPR, "
+            "arXiv:1801.09403"
+        ),
+        learnable=("weights",),
     ),
 )
 

@@ -1,4 +1,4 @@
-r"""PyTorch baselines for :mod:`experiments.bench` (the optional ``bench`` extra).
+r"""PyTorch baselines of :mod:`experiments.bench` (the optional ``bench`` extra).
 
 The same sweep as the engine's — K learnable-PReLU MLPs (40-100-100-10, one
 shared :math:`\alpha` per hidden layer, initial value 0.25, He-normal kernels,
@@ -10,7 +10,7 @@ written the two ways a PyTorch user would:
   ``torch.func.stack_module_state`` and ``torch.vmap`` over
   ``torch.func.functional_call`` (the PyTorch "model ensembling" recipe).
 
-This module imports ``torch`` at import time; :mod:`experiments.bench`
+This module imports ``torch`` at import time; :mod:`experiments.bench.baselines`
 imports it only in the worker process of a PyTorch variant, after checking
 that ``torch`` is installed.
 """
