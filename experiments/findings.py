@@ -15,7 +15,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-VERDICTS = ("supported", "not supported", "depends")
+#: "inconclusive": the rule compares two means and the interval of their
+#: difference straddles its threshold (the data cannot decide at this n).
+VERDICTS = ("supported", "not supported", "depends", "inconclusive")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -232,14 +232,11 @@ def run(out: str | Path, *, quick: bool = False) -> list[findings.Finding]:
             f"{LABELS[verdict.baseline]}. {headline}.",
         ]
     )
-    mapped = verdict.verdict if verdict.verdict in findings.VERDICTS else "depends"
     condition = (
-        "Rule (fixed before the run): supported if the paired 95% interval of test(rational) − "
+        "Fixed before the run: supported if the paired 95% interval of test(rational) − "
         "test(baseline) lies above −1 pp (beats it if above +1 pp); not supported if it lies "
         "below −1 pp; otherwise inconclusive."
     )
-    if mapped != verdict.verdict:
-        condition += f" Outcome: {verdict.verdict}."
     return [
         findings.Finding(
             claim="C16",
@@ -249,7 +246,7 @@ def run(out: str | Path, *, quick: bool = False) -> list[findings.Finding]:
             ),
             sources=(),
             numbers=numbers,
-            verdict=mapped,
+            verdict=verdict.verdict,
             condition=condition,
             figures=("rational_shapes.png",),
             headline=headline,

@@ -417,8 +417,11 @@ def _section(study: str, found: list[Finding], figures: dict[tuple[str, str], st
     lines = [f"<!-- {f0.claim} -->", f"## {_heading(f0.claim)}", ""]
     for f in found:
         lines += [f"**Claim.** {f.statement}", ""]
-        srcs = ", ".join(note_link(s) for s in f.sources)
-        lines += [f"**Sources:** {srcs}.", ""]
+        if f.sources:
+            srcs = ", ".join(note_link(s) for s in f.sources)
+            lines += [f"**Sources:** {srcs}.", ""]
+        else:
+            lines += ["**Sources:** none of the notes; the paper named in the claim.", ""]
         for note, words in SOURCE_WORDS.get(f.claim, ()):
             if note in f.sources:
                 lines += [f"> {words} ({note_link(note)}, translated)", ""]

@@ -106,6 +106,7 @@ def single(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_two_processes_write_what_one_process_writes(single, tmp_path):
     out0, out1 = tmp_path / "p0", tmp_path / "p1"
     res = _launch([out0, out1], _free_port())
@@ -122,6 +123,7 @@ def test_two_processes_write_what_one_process_writes(single, tmp_path):
     assert "wrote " in res[0].stdout and "wrote " not in res[1].stdout
 
 
+@pytest.mark.slow
 def test_two_processes_resume_a_checkpoint(tmp_path):
     out = tmp_path / "resume"
     config = sweep.resolve(sweep.build_parser().parse_args(TINY))
@@ -138,6 +140,7 @@ def test_two_processes_resume_a_checkpoint(tmp_path):
     _assert_same_results(out / "results.csv", uninterrupted / "results.csv")
 
 
+@pytest.mark.slow
 def test_unreachable_coordinator_fails_fast_with_a_message(tmp_path):
     port = _free_port()  # nobody listens there
     t0 = time.monotonic()
@@ -234,6 +237,7 @@ def _one_clean_line(stderr: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_the_cluster_check_passes_and_keeps_gloo_off_stdout(tmp_path):
     port = _free_port()
     procs = [_check(port, i, tmp=tmp_path) for i in range(2)]
@@ -246,6 +250,7 @@ def test_the_cluster_check_passes_and_keeps_gloo_off_stdout(tmp_path):
     assert not list(tmp_path.iterdir())  # runtime logs are removed after a clean run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("victim", ["supervisor of process 1", "process 0"])
 def test_a_dead_peer_ends_the_others_with_one_line(victim, tmp_path):
     port = _free_port()
@@ -273,6 +278,7 @@ def test_a_dead_peer_ends_the_others_with_one_line(victim, tmp_path):
     assert subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"]).returncode == 1  # none left
 
 
+@pytest.mark.slow
 def test_a_frozen_peer_is_given_up_after_the_heartbeat_timeout(tmp_path):
     port = _free_port()
     args = ("--rounds", "100000", "--interval", "0.1", "--heartbeat-timeout", "5")
@@ -298,6 +304,7 @@ def test_a_frozen_peer_is_given_up_after_the_heartbeat_timeout(tmp_path):
     assert log.parent == tmp_path and "heartbeat" in log.read_text()
 
 
+@pytest.mark.slow
 def test_process_0_without_its_peers_gives_up_after_the_init_timeout(tmp_path):
     r = _finish(_check(_free_port(), 0, "--init-timeout", "3", tmp=tmp_path))
     assert r.returncode == 1
@@ -365,6 +372,7 @@ def test_a_port_that_is_not_a_jax_coordinator(reply, hang_up, reason):
     assert reason in msg
 
 
+@pytest.mark.slow
 def test_a_port_that_is_not_a_jax_coordinator_from_the_command_line(tmp_path):
     server = _Server(b"HTTP/1.1 400 Bad Request\r\n\r\n")
     try:
