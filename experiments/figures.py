@@ -83,6 +83,17 @@ def curves(
     return save(fig, path)
 
 
+def spans_decades(x: Sequence[float] | np.ndarray) -> bool:
+    """Whether values are all positive and span more than a decade (then plot them on log x).
+
+    Examples:
+      >>> spans_decades([1e-3, 3e-3, 1e-2, 3e-2]), spans_decades([0.0, 0.5, 1.0])
+      (True, False)
+    """
+    xa = np.asarray(x, np.float64)
+    return bool(xa.size > 1 and np.all(xa > 0) and xa.max() / xa.min() > 10)
+
+
 def errorbars(
     path: str | os.PathLike,
     x: Sequence[float] | np.ndarray,
@@ -103,9 +114,8 @@ def errorbars(
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.errorbar(x, mean, yerr=std, fmt="o-", capsize=3, lw=1.4, ms=4)
-    xa = np.asarray(x, np.float64)
     if logx is None:
-        logx = bool(xa.size > 1 and np.all(xa > 0) and xa.max() / xa.min() > 10)
+        logx = spans_decades(x)
     if logx:
         ax.set_xscale("log")
     for i, (label, y) in enumerate((reference or {}).items()):

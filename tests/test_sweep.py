@@ -241,3 +241,56 @@ def test_parse_values():
         sweep.parse_values("1:2:0")
     with pytest.raises(sweep.UsageError):
         sweep.parse_values("nan")
+
+
+def test_help_shows_one_default_per_flag_and_none_for_switches():
+    text = sweep.build_parser().format_help()
+    assert "(default: True)" not in text and "(default: False)" not in text
+    for flag, default in (("--seeds", "2"), ("--values", "0:1:16"), ("--lr", "0.01"), ("--out", "runs/sweep")):
+        body = text.split("options:", 1)[1]
+        block = body.split(f"\n  {flag} ", 1)[1].split("\n  --", 1)[0]
+        assert block.count("default") == 1 and f"(default: {default})" in block, block
+
+
+def test_plots_use_a_colour_bar_and_log_x(tmp_path, monkeypatch):
+    from experiments import figures
+
+    calls = []
+    real_curves = figures.curves
+    monkeypatch.setattr(
+        figures, "curves", lambda *a, **k: calls.append(("curves", k)) or real_curves(*a, **k)
+    )
+    out = tmp_path / "cb"
+    argv = TINY + ["--values", "0:1:12", "--lr", "0.001,0.01,0.1", "--out", str(out)]
+    assert sweep.main(argv) == 0
+    traj = [k for name, k in calls if k["ylabel"].startswith("learned")][0]
+    assert traj["colorbar"][0] == "initial alpha" and len(traj["colorbar"][1]) == 12
+    assert "xor" in traj["title"] and "40 steps" in traj["title"]
+    loss = [k for name, k in calls if k["ylabel"] == "cross-entropy"][0]
+    assert loss["colorbar"] == ("learning rate", [0.001, 0.01, 0.1])
+    assert figures.spans_decades([0.001, 0.01, 0.1]) and not figures.spans_decades([0.0, 1.0])
+    with pytest.raises(ValueError, match="colorbar: 2 values for 1 series"):
+        figures.curves(tmp_path / "x.png", np.arange(3), {"a": np.ones(3)}, title="t",
+                       xlabel="x", ylabel="y", colorbar=("c", [1, 2]))
+
+
+def test_progress_bar_on_a_terminal_shows_loss_accuracy_and_eta(monkeypatch):
+    import io
+    import types
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    progress = sweep._Progress(quiet=False, total=40, label="prelu")
+    for step in (20, 40):
+        hist = {
+            "batch_loss": np.array([[np.nan, 0.5], [np.nan, 0.7]]),
+            "val_accuracy": np.array([[0.1, 0.8], [0.1, 0.6]]),
+        }
+        progress(types.SimpleNamespace(step=step, history=hist))
+    text = err.getvalue()
+    assert "prelu" in text and "loss=0.6000" in text and "val_acc=70.00%" in text
+    assert "40/40" in text and "<" in text  # tqdm's elapsed<remaining (ETA)
