@@ -245,7 +245,7 @@ def test_train_flops_per_step():
         (["--scaling-k", "1,-4"], "--scaling-k sizes must be > 0"),
         (["--sweep-repeats", "0"], "--sweep-repeats must be > 0"),
         (["--lr", "nan"], "--lr must be a positive number"),
-        (["--skip", "activations,sweep,scaling,compile,profile"], "--skip leaves nothing to run"),
+        (["--skip", "activations,shapes,sweep,scaling,compile,profile"], "--skip leaves nothing to run"),
         (["--batch-size", "5000"], "larger than the MNIST-1D training set"),
         (["--gpu-plan", "--write-docs"], "--gpu-plan writes the accelerator's bench.json"),
         (["--from-json", "/nonexistent/bench.json"], "not a readable bench.json"),
@@ -268,3 +268,18 @@ def test_bad_accelerator_json_is_refused(tmp_path, capsys):
     assert bench.main(argv) == 2
     assert "--accelerator-json" in capsys.readouterr().err
     assert not docs.exists()
+
+
+def test_the_shapes_part_renders_rational_over_gelu_ratios():
+    from experiments.bench import render
+
+    t = {
+        f"{f} {k}": {"min": m, "median": m * 1.1}
+        for f, m in (("rational", 2.0), ("gelu", 1.0))
+        for k in ("fwd", "fwd+bwd", "grad(sum)")
+    }
+    t["rational fwd+bwd (x and coefficients)"] = {"min": 5.0, "median": 5.0}
+    lines = render._shapes({"shapes": {"size_log2": 24, "repeats": 7, "seconds": t}})
+    text = "\n".join(lines)
+    assert "| fwd | 2.00 | 2.00 | yes |" in text
+    assert "| fwd+bwd with the coefficients' gradients | 5.00 | 4.55 | no |" in text

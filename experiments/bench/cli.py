@@ -303,6 +303,16 @@ def run(cfg: dict, argv: Sequence[str], *, quiet: bool = False) -> dict:
             f"on 2^{cfg['size_log2']} elements"
         )
         result["activations"] = run_worker("activations", cfg, devices=devices)
+    if "shapes" in cfg["parts"]:
+        from experiments import learnable_shapes
+
+        repeats = 3 if cfg.get("quick") else 7
+        say(f"shapes: rational (5, 4) against gelu on 2^{cfg['size_log2']} float32, {repeats} repeats")
+        result["shapes"] = {
+            "size_log2": cfg["size_log2"],
+            "repeats": repeats,
+            "seconds": learnable_shapes.speed(size_log2=cfg["size_log2"], repeats=repeats),
+        }
     if "sweep" in cfg["parts"]:
         variants: dict[str, dict] = {}
         say(

@@ -299,11 +299,39 @@ def _profile(res: dict) -> list[str]:
     return out
 
 
+def _shapes(res: dict) -> list[str]:
+    """rational (5, 4) against gelu: time ratios (target: within 2x)."""
+    sh = res["shapes"]
+    t = sh["seconds"]
+    lines = [
+        "",
+        f"### Learnable shapes: rational (5, 4) / gelu on 2^{sh['size_log2']} float32 "
+        f"(jit, {sh['repeats']} interleaved repeats)",
+        "",
+        "| pass | ratio (min) | ratio (median) | within 2× |",
+        "|---|---|---|---|",
+    ]
+    for kind in ("fwd", "fwd+bwd", "grad(sum)"):
+        r, g = t[f"rational {kind}"], t[f"gelu {kind}"]
+        lo, med = r["min"] / g["min"], r["median"] / g["median"]
+        lines.append(f"| {kind} | {lo:.2f} | {med:.2f} | {'yes' if max(lo, med) <= 2 else 'no'} |")
+    c = t.get("rational fwd+bwd (x and coefficients)")
+    if c is not None:
+        g = t["gelu fwd+bwd"]
+        lines.append(
+            f"| fwd+bwd with the coefficients' gradients | {c['min'] / g['min']:.2f} | "
+            f"{c['median'] / g['median']:.2f} | {'yes' if c['median'] / g['median'] <= 2 else 'no'} |"
+        )
+    return lines
+
+
 def tables(res: dict) -> str:
     """The report as Markdown tables (also what the command prints)."""
     out = [_machine(res)]
     if "activations" in res:
         out += _activations(res)
+    if "shapes" in res:
+        out += _shapes(res)
     if "sweep" in res:
         out += _sweep(res)
     if "scaling" in res:
