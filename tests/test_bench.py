@@ -50,8 +50,13 @@ def test_stored_full_run_renders(stored):
         assert f"| {r['k']} | " in text
     rows = stored["activations"]["rows"]
     assert f"{len(rows)} measurements" in text
-    assert "one timing per sweep" in text
-    assert "### Compile time" not in text and "### Profile" not in text
+    repeats = stored["config"].get("sweep_repeats", 1)
+    if repeats == 1:
+        assert "one timing per sweep" in text
+    else:
+        assert f"each sweep timed {repeats} times" in text
+    for part, heading in (("compile", "### Compile time"), ("profile", "### Profile")):
+        assert (heading in text) == (part in stored)
 
 
 def test_docs_page_keeps_the_analysis_and_says_the_accelerator_is_missing(stored):
