@@ -31,6 +31,6 @@ def test_quick_run_writes_the_finding_and_figure(tmp_path):
     (f,) = rational_study.run(tmp_path, quick=True)
     assert f.claim == "C16" and f.verdict in findings.VERDICTS
     assert (tmp_path / "rational_shapes.png").exists()
-    table = [line for line in f.numbers.splitlines() if line.startswith("| ") and "%" in line]
+    table = [line for line in f.numbers.splitlines() if line.startswith("| ") and "% ±" in line]
     assert len(table) == len(rational_study.VARIANTS)
     assert "paired" in f.headline

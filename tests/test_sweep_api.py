@@ -314,3 +314,25 @@ def test_checkpoint_resume_on_another_device_count(tmp_path):
 def test_lazy_submodules():
     assert jaxact.sweep is sweep
     assert jaxact.linen is jl
+
+
+def test_a_sweep_over_rational_init_targets_is_one_program():
+    import jaxact
+
+    class RationalNet(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(2)(jl.Rational("leaky_relu")(nn.Dense(8)(x)))
+
+    targets = ("leaky_relu", "gelu", "tanh")
+    inits = [jaxact.rational_init(t) for t in targets]
+    runs = [
+        {"numerator": np.asarray(a), "denominator": np.asarray(b), "seed": 0, "learning_rate": 1e-2}
+        for a, b in inits
+    ]
+    setup = sweep.Setup(RationalNet(), steps=20, batch_size=32, eval_every=10, optimizer=_adam)
+    res = sweep.run(setup, _xor_data(), runs)
+    assert res.trainer.param_paths == (("Rational_0", "denominator"), ("Rational_0", "numerator"))
+    start = res.history["param:Rational_0/numerator"][:, 0]
+    np.testing.assert_allclose(start, [np.mean(a) for a, _ in inits], rtol=1e-5)
+    assert len(res.rows) == 3 and not any(r["diverged"] for r in res.rows)
