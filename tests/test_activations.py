@@ -1244,3 +1244,32 @@ def test_exact_gelu_far_left_tail_float32():
     # rounding (docs/accuracy.md has the measured maximum); before, -0 (inf ulps).
     _assert_ulps(got, want, jnp.float32, 8, err_msg="gelu", subnormal=False)
     assert float(jaxact.gelu(jnp.float32(-12.96))) < -1e-37
+
+
+def test_float32_stays_float32_with_x64_enabled():
+    # Constants must not promote float32 inputs to float64 when JAX_ENABLE_X64 is on.
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import jax, jax.numpy as jnp, jaxact
+x = jnp.linspace(-30.0, 3.0, 8, dtype=jnp.float32)
+bad = []
+for name in jaxact.names():
+    rec = jaxact.get(name)
+    if not rec.elementwise or name in ("log1mexp", "rrelu"):
+        continue
+    f = lambda t: rec.fn(t, **{k: v for k, v in rec.params.items() if k not in ("key", "training")})
+    try:
+        y, g = f(x), jax.grad(lambda t: f(t).sum())(x)
+    except Exception:
+        continue
+    if y.dtype != jnp.float32 or g.dtype != jnp.float32:
+        bad.append((name, str(y.dtype), str(g.dtype)))
+print(bad)
+"""
+    env = {**os.environ, "JAX_ENABLE_X64": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]", out.stdout

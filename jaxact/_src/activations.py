@@ -259,7 +259,7 @@ def _normal_pdf_factors(x: Array) -> tuple[Array, Array]:
 # _NORMAL_TAIL (20 terms: below 2e-16 relative error there).
 _NORMAL_TAIL = -10.0
 _MILLS_SERIES = np.array([(-1) ** n * float(np.prod(np.arange(1, 2 * n, 2))) for n in range(20)])
-_NORMAL_NEAR = -2 * np.sqrt(2)  # erfc(-x / sqrt 2) is accurate for x above
+_NORMAL_NEAR = float(-2 * np.sqrt(2))  # erfc(-x / sqrt 2) is accurate for x above
 _NORMAL_FLOOR = -40.0  # x phi(x) < 1e-345 below: 0 in float64 too
 
 
@@ -276,7 +276,7 @@ def _normal_parts(x: Array) -> tuple[Array, Array, Array, Array]:
     q, r = _normal_pdf_factors(x)
     z = -x * _const(1 / np.sqrt(2), x)
     near = lax.erfc(z) / 2
-    zc = jnp.clip(z, -_NORMAL_NEAR / np.sqrt(2), -_NORMAL_TAIL / np.sqrt(2))
+    zc = jnp.clip(z, float(-_NORMAL_NEAR / np.sqrt(2)), float(-_NORMAL_TAIL / np.sqrt(2)))
     mid = lax.erfc(zc) / jnp.exp(-(zc * zc)) * _const(np.sqrt(np.pi / 2), x)
     xt = jnp.minimum(x, _NORMAL_TAIL)
     y = 1 / (xt * xt)
