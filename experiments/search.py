@@ -254,6 +254,9 @@ def build_parser() -> cli.Parser:
         action="store_true",
         help="only time core_unit (select over stacked ops) against lax.switch, vmapped, and exit",
     )
+    from experiments import multihost
+
+    multihost.add_flags(p)
     return p
 
 
@@ -621,13 +624,19 @@ def rank_stage(
     """
     candidates = candidates_of(config)
     path = out / "results.csv"
+    main_process = _process_index() == 0
     done: dict[tuple[int, int, int], dict] = {}
-    if path.exists():
+    if main_process and path.exists():
         for r in read_csv(path):
             done[(r["u1"], r["u2"], r["b"])] = r
     wanted = {tuple(int(v) for v in c) for c in candidates}
     done = {k: v for k, v in done.items() if k in wanted}
-    todo = np.array([c for c in candidates if tuple(int(v) for v in c) not in done], np.int32)
+    # With several processes, process 0 alone reads results.csv and tells the others
+    # which candidates are left (every process computes the same candidate list).
+    todo_mask = np.array([tuple(int(v) for v in c) not in done for c in candidates], bool)
+    todo_mask = np.asarray(_from_process_0(todo_mask), bool)
+    todo = candidates[todo_mask].astype(np.int32)
+    quiet = quiet or not main_process
     progress = Progress(len(candidates), quiet=quiet)
     progress(len(done))
     seeds = config["seeds"]
@@ -646,9 +655,10 @@ def rank_stage(
         div = np.asarray(res["diverged"]).reshape(chunk, seeds)[: len(part)]
         for row in candidate_rows(part, val, div):
             done[(row["u1"], row["u2"], row["b"])] = row
-        write_csv(path, rank_rows(list(done.values())), RESULT_FIELDS)
+        if main_process:
+            write_csv(path, rank_rows(list(done.values())), RESULT_FIELDS)
         trained += len(part)
-        progress(len(done))
+        progress(len(done) + int((~todo_mask).sum()) * (not main_process))
         if (
             stop_after_chunks is not None
             and n_chunk + 1 >= stop_after_chunks
@@ -656,9 +666,21 @@ def rank_stage(
         ):
             raise KeyboardInterrupt  # tests stop here between chunks, as a kill would
     rows = rank_rows(list(done.values()))
-    if not path.exists() or trained == 0:
+    if main_process and (not path.exists() or trained == 0):
         write_csv(path, rows, RESULT_FIELDS)
     return rows, {"seconds": time.perf_counter() - t0, "candidates": trained}
+
+
+def _process_index() -> int:
+    import jax
+
+    return jax.process_index()
+
+
+def _from_process_0(value: Any) -> Any:
+    from jaxact import sweep
+
+    return sweep.from_process_0(value)
 
 
 # --------------------------------------------------------------------------- #
@@ -684,8 +706,14 @@ def retrain_stage(
     from jaxact import search_space as ss
 
     path = out / "retrain.csv"
-    have = read_csv(path) if path.exists() else []
+    main_process = _process_index() == 0
+    have = read_csv(path) if main_process and path.exists() else []
+    # Process 0 holds every ranked row (it read results.csv): its top list is everyone's.
     top = top_candidates(rows, config["top"])
+    fixed = np.full((config["top"], 3), -1, np.int32)
+    fixed[: len(top)] = top
+    fixed = np.asarray(_from_process_0(fixed), np.int32)
+    top = fixed[fixed[:, 0] >= 0]
     seeds = RETRAIN_SEED0 + np.arange(config["retrain_seeds"])
     groups: list[tuple[str, Any]] = [("candidates", top)] + [(b, None) for b in BASELINES]
     t0 = time.perf_counter()
@@ -698,7 +726,8 @@ def retrain_stage(
         else:
             names = [kind]
         expected = {(n, int(s)) for n in names for s in seeds}
-        if expected <= {(r["name"], r["seed"]) for r in result}:
+        finished = expected <= {(r["name"], r["seed"]) for r in result}
+        if bool(_from_process_0(np.bool_(finished))):
             continue
         result = [r for r in result if r["name"] not in names]
         if kind == "candidates":
@@ -728,7 +757,8 @@ def retrain_stage(
                     "diverged": bool(res["diverged"][i]),
                 }
             )
-        write_csv(path, result, RETRAIN_FIELDS)
+        if main_process:
+            write_csv(path, result, RETRAIN_FIELDS)
     return result, {"seconds": time.perf_counter() - t0}
 
 
@@ -1114,8 +1144,20 @@ def _main(argv: Sequence[str] | None, *, stop_after_chunks: int | None = None) -
         )
         return 0
     config = resolve(args)
+    from experiments import multihost
+
+    multihost.check_flags(args)
+    status = multihost.supervise("experiments.search", argv, args, prog=PROG)
+    if status is not None:  # a multi-process run: this process watched the real one
+        return status
+    try:
+        multihost.initialize(args)  # before any other JAX call
+    except multihost.DistributedError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
     out = Path(args.out)
-    with OutputDir(out) as od:
+    main_process = _process_index() == 0
+    with OutputDir(out) if main_process else _NoFolder(out) as od:
         resumed = od.check_config(config, overwrite=args.overwrite, key="search")
         if args.report_only:
             if not resumed or not (out / "results.csv").exists():
@@ -1144,7 +1186,7 @@ def _main(argv: Sequence[str] | None, *, stop_after_chunks: int | None = None) -
             "machine": _machine(),
         }
         od.write_json("config.json", meta)
-        timing = _load_json(out / "timing.json")
+        timing = _load_json(out / "timing.json") if main_process else {}
         if not args.report_only:
             rank_data = _without_test(ds)
             rows, t1 = rank_stage(
@@ -1162,8 +1204,12 @@ def _main(argv: Sequence[str] | None, *, stop_after_chunks: int | None = None) -
             timing["retrain_seconds"] = timing.get("retrain_seconds", 0.0) + t2["seconds"]
             od.write_json("timing.json", timing)
         else:
+            if not main_process:
+                return 0
             rows = read_csv(out / "results.csv")
             retrain = read_csv(out / "retrain.csv") if (out / "retrain.csv").exists() else []
+        if not main_process:
+            return 0
         written = write_report(
             out,
             config,
@@ -1176,6 +1222,28 @@ def _main(argv: Sequence[str] | None, *, stop_after_chunks: int | None = None) -
         )
     print("wrote " + " ".join(str(p) for p in written))
     return 0
+
+
+class _NoFolder:
+    """What a process other than 0 holds instead of the output folder: it writes nothing."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> _NoFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def check_config(self, *args: Any, **kwargs: Any) -> bool:
+        return True
+
+    def remove(self, names: Any) -> None:
+        return None
+
+    def write_json(self, name: str, obj: Any) -> None:
+        return None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -472,3 +472,39 @@ def test_explain(log, expected):
     )
     got = multihost.explain(log, args)
     assert (got is None) if expected is None else (expected in got)
+
+
+@pytest.mark.slow
+def test_the_search_over_two_processes_matches_one_process(tmp_path):
+    from test_search import TINY_ARGS as SEARCH_ARGS  # tests/ is on sys.path under pytest
+
+    from experiments import search
+
+    one = tmp_path / "one"
+    assert search.main(SEARCH_ARGS + ["--out", str(one)]) == 0  # this session: 4 CPU devices
+    port = _free_port()
+    outs = [tmp_path / "p0", tmp_path / "p1"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "experiments.search", *SEARCH_ARGS, "--out", str(out),
+             "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
+             "--process-id", str(i), "--init-timeout", "60"],  # fmt: skip
+            cwd=ROOT, env=_env(2), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for i, out in enumerate(outs)
+    ]
+    try:
+        res = [p.communicate(timeout=LIMIT) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert [p.returncode for p in procs] == [0, 0], res
+    assert not outs[1].exists()  # process 1 writes nothing
+    a = search.read_csv(one / "results.csv")
+    b = search.read_csv(outs[0] / "results.csv")
+    assert [(r["u1"], r["u2"], r["b"]) for r in a] == [(r["u1"], r["u2"], r["b"]) for r in b]
+    np.testing.assert_allclose(
+        [r["val_accuracy"] for r in a], [r["val_accuracy"] for r in b], atol=1e-6
+    )
+    assert "[Gloo]" not in res[0][0]
