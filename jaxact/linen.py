@@ -160,6 +160,9 @@ class _Learnable(nn.Module):
     and a ``channelwise`` field.
     """
 
+    #: found by the sweep engine's default parameter selection (jaxact._src.params).
+    is_jaxact_activation: ClassVar[bool] = True
+
     if TYPE_CHECKING:
         channelwise: bool
         dtype: Any

@@ -156,6 +156,9 @@ class LearnableActivation(nnx.Module):
       Array(0.1, dtype=float32)
     """
 
+    #: found by the sweep engine's default parameter selection (jaxact._src.params).
+    is_jaxact_activation: ClassVar[bool] = True
+
     def __init__(
         self,
         activation: str,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
@@ -62,6 +62,9 @@ class LinenCoreUnit(nn.Module):
       >>> unit.apply(v, jnp.array([0.0, 2.0]))
       Array([0.      , 1.761594], dtype=float32)
     """
+
+    #: found by the sweep engine's default parameter selection (jaxact._src.params).
+    is_jaxact_activation: ClassVar[bool] = True
 
     codes: Sequence[int] = (0, 0, 0)
     _: dataclasses.KW_ONLY
@@ -111,6 +114,9 @@ class NNXCoreUnit(nnx.Module):
       >>> sorted(nnx.state(unit, nnx.Param).keys())
       ['beta', 'codes']
     """
+
+    #: found by the sweep engine's default parameter selection (jaxact._src.params).
+    is_jaxact_activation: ClassVar[bool] = True
 
     def __init__(self, codes: Sequence[int] = (0, 0, 0), *, beta_init: float = 1.0) -> None:
         c, b = _check(codes, beta_init, "jaxact.nnx.CoreUnit")

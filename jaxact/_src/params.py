@@ -8,8 +8,8 @@ the module that owns it, never by its bare name, so a ``LayerNorm``'s
 ``scale`` is never taken for a parametric SELU's ``scale``.
 
 By default the selection is every parameter owned directly by one of
-jaxact's activation modules (a module class with a ``parameter_values``
-method or ``is_jaxact_activation = True``: ``PReLU``, ``Swish``, ``ELU``,
+jaxact's activation modules (a module class with ``is_jaxact_activation =
+True``: ``PReLU``, ``Swish``, ``ELU``,
 ``ParametricSELU``, ``LearnableActivation``, ``Rational``, ``APL``, ``Blend``
 and ``CoreUnit``, in Linen and NNX).
 
@@ -74,12 +74,7 @@ def leaf_paths(tree: Any) -> list[Path]:
 
 def is_activation_module(module: Any) -> bool:
     """Whether ``module`` is one of jaxact's activation modules (Linen or NNX)."""
-    cls = type(module)
-    if not cls.__module__.startswith("jaxact"):
-        return False
-    return bool(getattr(cls, "is_jaxact_activation", False)) or callable(
-        getattr(cls, "parameter_values", None)
-    )
+    return bool(getattr(type(module), "is_jaxact_activation", False))
 
 
 def linen_activation_modules(model: Any, *args: Any, **kwargs: Any) -> list[Path]:
