@@ -1,8 +1,8 @@
 """What a claim study returns, and how studies write it.
 
-Every study module ``experiments.<name>`` settling claims of the source notes
-(``docs/sources.md``) exposes ``CLAIMS`` (the claim ids it settles) and
-``run(out, *, quick=False) -> list[Finding]``; ``python -m experiments.report``
+Every study module ``experiments.studies.<name>`` settling claims of the source
+notes (``docs/sources.md``) exposes ``CLAIMS`` (the claim ids it settles) and
+``run(out, *, quick=False) -> list[Finding]`` (see :mod:`experiments.studies`); ``python -m experiments.report``
 calls them all and renders the findings into ``docs/claims.md``
 (``python -m experiments.report --only NAME`` runs one study).
 """

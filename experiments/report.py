@@ -1,6 +1,6 @@
 """Run the claim studies and write ``docs/claims.md``: ``python -m experiments.report``.
 
-Each study (``experiments.<name>``, see :mod:`experiments.findings`) writes
+Each study (``experiments.studies.<name>``, see :mod:`experiments.studies`) writes
 its figures and ``findings.json`` under ``--runs``; the report copies the
 figures to ``docs/figures/`` and renders ``docs/claims.md``: one summary table
 (claim, verdict, headline number, link), then one section per claim C1–C15
@@ -8,7 +8,6 @@ with its statement, the source's words in translation, the verdict rule, the
 measured numbers, the figures and the command that reproduces it; then the
 errors found in the sources and a gallery of every activation and its
 derivative. The source notes themselves are summarised in ``docs/sources.md``.
-C14 (PReLU's α is learned) is read from a learnable-PReLU sweep's trajectories.
 
 A study whose ``findings.json`` already exists in ``--runs`` is not run again
 (``--force`` reruns everything), so an interrupted report loses nothing it
@@ -168,113 +167,6 @@ SOURCE_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
 }  # fmt: skip
 
 
-def _sweep_config(quick: bool) -> dict:
-    from experiments import sweep
-
-    argv = ["--values", "0:1:16", "--seeds", "2", "--quiet"]
-    if quick:
-        argv = ["--dataset", "xor", "--layers", "8", "--steps", "40", "--eval-every", "10",
-                "--batch-size", "32", "--values", "0,0.5,1", "--seeds", "2", "--quiet"]  # fmt: skip
-    return sweep.resolve(sweep.build_parser().parse_args(argv))
-
-
-#: C14: a run's α "is learned" if it moves by more than this from its start (every layer).
-ALPHA_MOVES = 0.01
-#: C14: the runs "converge whatever the start" if the final span of α across starts is at
-#: most this fraction of the initial span.
-ALPHA_CONVERGES = 0.25
-
-
-def prelu_learned(out: Path, *, quick: bool = False) -> list[Finding]:
-    """C14 from a learnable-PReLU sweep: does α move, and to the same value from every start?"""
-    from experiments import data, stats, sweep
-
-    config = _sweep_config(quick)
-    if not (out / "results.csv").exists():
-        status = sweep.run(config, data.load(config.dataset), out, quiet=True)
-        if status != 0:
-            raise RuntimeError(f"the C14 sweep failed with status {status}")
-    hist = np.load(out / "history.npz")
-    alpha = hist["learned_alpha"]  # (runs, evals, layers)
-    start, end = alpha[:, 0, :], alpha[:, -1, :]
-    moved = np.abs(end - start)
-    values = hist["value"]
-    learned_by_run = end.mean(-1)  # mean over layers
-    span_start = float(np.ptp(start.mean(-1)))
-    span_end = float(np.ptp(learned_by_run))
-    learned = stats.summary(learned_by_run)
-    acc = hist["test_accuracy"][:, -1]
-    moves = bool(np.all(moved > ALPHA_MOVES))
-    converges = span_start > 0 and span_end <= ALPHA_CONVERGES * span_start
-    if moves and converges:
-        verdict = "supported"
-    elif moves:
-        verdict = "depends"
-    else:
-        verdict = "not supported"
-    rows = [
-        "| initial α | learned α (mean over layers), per seed | test accuracy |",
-        "|---|---|---|",
-    ]
-    for v in np.unique(values):
-        sel = values == v
-        rows.append(
-            f"| {v:.3g} | {', '.join(f'{a:.3f}' for a in learned_by_run[sel])} | "
-            f"{stats.format_ci(stats.summary(acc[sel]))} |"
-        )
-    sign = "negative" if learned.ci_high < 0 else ("positive" if learned.ci_low > 0 else "")
-    numbers = "\n".join(
-        [
-            f"- {len(values)} runs ({config.dataset}, {config.steps} steps, "
-            f"{alpha.shape[-1]} PReLU layer{'s' if alpha.shape[-1] != 1 else ''}, initial α in "
-            f"[{values.min():.2g}, "
-            f"{values.max():.2g}]): |Δα| per layer min {moved.min():.3f}, median "
-            f"{np.median(moved):.3f}.",
-            f"- Learned α, mean over layers, over all runs: "
-            f"{stats.format_ci(learned, pct=False, digits=3)}; span of α across runs "
-            f"{span_start:.2f} at step 0 → {span_end:.3f} at the end.",
-            "",
-            *rows,
-            "",
-            (
-                f"- The learned α is negative in {int(np.sum(learned_by_run < 0))} of "
-                f"{len(learned_by_run)} runs"
-                + (", from every start" if np.all(learned_by_run < 0) else "")
-                + (
-                    ": with α < 0 the unit computes |α|·|x| for x < 0, a V-shaped, |x|-like "
-                    "unit rather than a leaky ReLU."
-                    if sign == "negative"
-                    else "."
-                )
-            ),
-        ]
-    )
-    sweep_figs = ("param_trajectories.png", "accuracy_vs_value.png")
-    return [
-        Finding(
-            claim="C14",
-            statement="PReLU's negative slope α is a parameter learned by backpropagation.",
-            sources=("000", "001"),
-            numbers=numbers,
-            verdict=verdict,
-            condition=(
-                f"Rule: the slope α is learned if every run's α moves by more than {ALPHA_MOVES:g} from "
-                "its start in every layer; the runs converge whatever the start if the span of "
-                f"the learned α across starts is at most {ALPHA_CONVERGES:g}× its initial span "
-                f"(here {span_end:.3f} against {span_start:.2f}: "
-                f"{'converges' if converges else 'does not converge'}). Supported if both hold, "
-                "depends if α moves but the runs do not converge, not supported if some α "
-                "does not move."
-            ),
-            figures=sweep_figs,
-            headline=(
-                f"learned α {stats.format_ci(learned, pct=False, digits=3)}; span across starts "
-                f"{span_start:.2f} → {span_end:.3f}"
-            ),
-        )
-    ]
-
-
 def source_errors() -> list[tuple[str, str, str]]:
     """(source, what it says, the correct form with a measured check).
 
@@ -406,8 +298,18 @@ def _check_tables(markdown: str) -> None:
 
 
 def _rule(condition: str) -> str:
-    """The verdict rule's text without its leading "Rule:", starting with a capital."""
-    text = re.sub(r"^\s*rule\b\s*:?\s*", "", condition, flags=re.I).strip()
+    """The verdict rule's text without its leading "Rule:", starting with a capital.
+
+    Examples:
+      >>> _rule("Rule, on paired intervals: x")
+      'On paired intervals: x'
+      >>> _rule("Rule (fixed before the run): not supported unless y")
+      'Fixed before the run: not supported unless y'
+    """
+    m = re.match(r"^\s*rule\b\s*(?:\(([^)]*)\))?\s*[:,]?\s*", condition, flags=re.I)
+    text = condition[m.end() :].strip() if m else condition.strip()
+    if m and m.group(1):
+        text = f"{m.group(1)}: {text}"
     return (text[:1].upper() if text[:1].isascii() else text[:1]) + text[1:]
 
 
@@ -435,11 +337,7 @@ def _section(study: str, found: list[Finding], figures: dict[tuple[str, str], st
         figs = [(p, figures[(study, p)]) for p in f.figures if (study, p) in figures]
         for p, path in figs:
             lines += [f"![{f.claim}: {Path(p).stem}](figures/{Path(path).name})", ""]
-    where = (
-        "`prelu_learned` in `experiments/report.py`, on a learnable-PReLU sweep"
-        if study == "prelu_learned"
-        else f"study `experiments/{study}.py`"
-    )
+    where = f"study `experiments/studies/{study}.py`"
     lines += [
         f"Reproduce: `{PROG} --only {study}` ({where}).",
         "",
@@ -512,13 +410,16 @@ def render(
     lines += [
         "The claims come from five short notes on activation functions, written in Korean; "
         "[sources.md](sources.md) summarises each note, lists the claims it makes and the "
-        "errors found in it. Each claim is settled by a study in `experiments/` built on one "
+        "errors found in it. Each claim is settled by a study in `experiments/studies/` built on one "
         "training engine, and every number on this page was computed by the command given in "
         "its section. Each claim's headline (the summary table and the verdict line of its "
         "section) gives a figure measured over training seeds as mean ± sample standard "
         "deviation with a 95% Student-t interval for the mean and the number of seeds n "
-        "(`experiments/stats.py`); the detailed numbers below it give mean ± standard "
-        "deviation over the seeds.",
+        "(`experiments/stats.py`); the detailed numbers below it give mean ± sample standard "
+        "deviation over the seeds, with the interval and n where a rule compares them. "
+        "Studies that compare activations give each its own learning rate, chosen on a "
+        "validation split from a grid widened until the choice is not on its edge; each "
+        "section says which value won.",
         "",
         "## Summary",
         "",
@@ -616,13 +517,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if force and out.exists():
                 shutil.rmtree(out)
             t = time.perf_counter()
-            if name == "prelu_learned":
-                found = prelu_learned(out, quick=args.quick)
+            found = importlib.import_module(f"experiments.studies.{name}").run(
+                out, quick=args.quick
+            )
+            if not done.exists():
                 findings_mod.write(out, found)
-            else:
-                found = importlib.import_module(f"experiments.{name}").run(out, quick=args.quick)
-                if not done.exists():
-                    findings_mod.write(out, found)
             seconds = time.perf_counter() - t
             (out / "seconds.txt").write_text(f"{seconds:.1f}\n")
             print(f"[report] {name}: {seconds:.1f} s", file=sys.stderr)
@@ -631,6 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             t0 -= _recorded_seconds(out)
         if not done.exists():
             continue
+        written = set()
         for f in findings_mod.read(done):
             collected.append((name, f))
             for p in f.figures:
@@ -640,6 +540,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(src, dst)
                     figures[(name, p)] = str(dst)
+                    written.add(dst.name)
+        # A figure the study no longer makes would be left behind, unreferenced.
+        for stale in figdir.glob(f"{name}_*.png"):
+            if stale.name not in written:
+                stale.unlink()
     gallery = _gallery(figdir)
     command = PROG + (" --quick" if args.quick else "")
     elapsed = time.perf_counter() - t0

@@ -250,7 +250,7 @@ def test_train_flops_per_step():
         (["--scaling-k", "1,-4"], "--scaling-k sizes must be > 0"),
         (["--sweep-repeats", "0"], "--sweep-repeats must be > 0"),
         (["--lr", "nan"], "--lr must be a positive number"),
-        (["--skip", "activations,shapes,sweep,scaling,compile,profile"], "--skip leaves nothing to run"),
+        (["--skip", "activations,shapes,sweep,scaling,compile,profile,suite"], "--skip leaves nothing to run"),
         (["--batch-size", "5000"], "larger than the MNIST-1D training set"),
         (["--gpu-plan", "--write-docs"], "--gpu-plan writes the accelerator's bench.json"),
         (["--from-json", "/nonexistent/bench.json"], "not a readable bench.json"),
@@ -288,3 +288,34 @@ def test_the_shapes_part_renders_rational_over_gelu_ratios():
     text = "\n".join(lines)
     assert "| fwd | 2.00 | 2.00 | yes |" in text
     assert "| fwd+bwd with the coefficients' gradients | 5.00 | 4.55 | no |" in text
+
+
+def test_suite_part_renders_and_is_left_out_of_quick_runs(quick, monkeypatch):
+    from experiments.bench import cli, suite
+
+    res = dict(
+        quick,
+        suite={
+            "command": "python " + " ".join(suite.ARGS),
+            "wall_seconds": 200.0,
+            "summary": suite.parse_summary("1 failed, 2000 passed, 3 skipped in 199.5s (0:03:19)"),
+            "workers": 2,
+        },
+    )
+    assert res["suite"]["summary"] == {"failed": 1, "passed": 2000, "skipped": 3, "seconds": 199.5}
+    text = bench.tables(res)
+    assert "2,000 passed" in text and "2-core machine: met)" in text
+    assert "fast test tier" in bench.readme_table(res)
+    cfg = cli.resolve(cli.build_parser().parse_args(["--quick"]))
+    assert "suite" not in cfg["parts"]
+    assert "suite" in cli.resolve(cli.build_parser().parse_args([]))["parts"]
+    with pytest.raises(ValueError, match="summary"):
+        suite.parse_summary("no tests ran")
+    monkeypatch.setenv(suite.INSIDE, "1")
+    with pytest.raises(RuntimeError, match="recurse"):
+        suite.run_suite()
+    # The part times the README's test command itself.
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert ".venv/bin/python " + " ".join(
+        f'"{a}"' if " " in a else a for a in suite.ARGS
+    ) in readme

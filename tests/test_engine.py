@@ -151,13 +151,34 @@ def test_frozen_parameter_stays_and_learnable_one_moves(xor):
 
 
 def test_epoch_sampling_visits_every_sample_once_per_epoch(xor):
-    trainer = engine.Trainer(_setup(sampling="epoch", batch_size=100), xor)
-    per_epoch = xor.num_train // 100
+    programs = engine.Trainer(_setup(sampling="epoch", batch_size=100), xor)._programs
+    n = xor.num_train
+    per_epoch = n // 100
     key = jax.random.key(3)
-    idx = np.concatenate([np.asarray(trainer._programs._batch_indices(key, s, xor.num_train)) for s in range(per_epoch)])
-    assert len(set(idx.tolist())) == idx.size == per_epoch * 100
-    nxt = np.asarray(trainer._programs._batch_indices(key, per_epoch, xor.num_train))
-    assert not np.array_equal(nxt, idx[:100])
+    # A chunk that starts mid-epoch begins from that epoch's order and carries it on.
+    start = per_epoch // 2
+    order = programs._epoch_order(key, start, n)
+    idx = []
+    for s in range(start, 2 * per_epoch + 1):
+        i, order = programs._batch_indices(key, s, n, order)
+        idx.append(np.asarray(i))
+    first = np.concatenate(idx[per_epoch - start : 2 * per_epoch - start])
+    assert len(set(first.tolist())) == first.size == per_epoch * 100
+    # Each step's rows are the slice of its own epoch's permutation (drawn independently).
+    for s, i in zip(range(start, 2 * per_epoch + 1), idx, strict=True):
+        e, pos = divmod(s, per_epoch)
+        perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, e), n))
+        np.testing.assert_array_equal(i, perm[pos * 100 : (pos + 1) * 100])
+    assert not np.array_equal(idx[-1], first[:100])
+
+
+def test_epoch_sampling_does_not_depend_on_where_chunks_start(xor):
+    # xor: 600 training rows, batch 32 -> 18 steps an epoch; chunks of 10 and of 30
+    # steps start mid-epoch at different places.
+    a = _run(engine.Trainer(_setup(sampling="epoch", chunk_evals=1), xor), [0, 1])
+    b = _run(engine.Trainer(_setup(sampling="epoch", chunk_evals=3), xor), [0, 1])
+    np.testing.assert_array_equal(a.history["train_loss"], b.history["train_loss"])
+    np.testing.assert_array_equal(a.history["batch_loss"], b.history["batch_loss"])
 
 
 def test_history_starts_at_step_zero_and_records_steps(xor):

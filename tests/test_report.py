@@ -139,9 +139,13 @@ def test_end_to_end_with_one_study_and_resume(tmp_path, capsys, monkeypatch):
     assert (runs / "logistic" / "findings.json").stat().st_mtime_ns == stamp
     assert "Reused from an earlier run of the report" in (docs / "claims.md").read_text()
     assert len(findings.read(runs / "logistic" / "findings.json")) == 2
-    # --only names a study to run again
+    # --only names a study to run again; a figure it no longer makes is removed
+    stale = docs / "figures" / "logistic_old.png"
+    stale.write_bytes(b"")
     assert report.main([*argv, "--only", "logistic"]) == 0
     assert "[report] logistic ..." in capsys.readouterr().err
+    assert not stale.exists()
+    assert list((docs / "figures").glob("logistic_*.png"))
 
 
 def test_unknown_study_exits_2(tmp_path, capsys):

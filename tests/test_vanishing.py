@@ -1,4 +1,4 @@
-"""``experiments.vanishing`` (C3, C7): per-layer gradients, forward statistics, SELU's fixed point."""
+"""``experiments.studies.vanishing`` (C3, C7): gradients, forward statistics, the rules, the study."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import jaxact
-from experiments import findings, vanishing
+from experiments import findings
+from experiments.studies import vanishing
 from jaxact import initializers
 
 
@@ -110,12 +111,118 @@ def test_deep_mlp_rejects_bad_sizes(bad):
         vanishing.DeepMLP(**kw)
 
 
-def test_quick_run_writes_findings_and_figures(tmp_path):
-    found = vanishing.run(tmp_path, quick=True)
+def test_masked_depths_equal_separate_networks():
+    """Depth d of the one-program computation is the DeepMLP(d) made of the same layers."""
+    x = jax.random.normal(jax.random.key(0), (64, 40))
+    y = jnp.arange(64) % 10
+    top = vanishing.DeepMLP(6, 8, "sigmoid", "glorot_normal", 10)
+    p = top.init(jax.random.key(3), x[:1])["params"]
+    for d in (1, 3, 6):
+        small = vanishing.DeepMLP(d, 8, "sigmoid", "glorot_normal", 10)
+        q = {"input": p["input"], "output": p["output"]}
+        if d > 1:
+            q["hidden"] = jax.tree.map(lambda a, d=d: a[: d - 1], p["hidden"])
+        want = small.apply({"params": q}, x)
+        got = vanishing.masked_logits(p, x, d, jaxact.sigmoid)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        gw = jax.grad(lambda q, m=small: vanishing._loss(m.apply({"params": q}, x), y))(q)
+        gm = jax.grad(
+            lambda p, d=d: vanishing._loss(vanishing.masked_logits(p, x, d, jaxact.sigmoid), y)
+        )(p)
+        nm = vanishing.layer_gradient_norms(gm)
+        np.testing.assert_allclose(
+            np.concatenate([nm[:d], nm[-1:]]), vanishing.layer_gradient_norms(gw), rtol=1e-4
+        )
+        assert np.all(np.asarray(nm[d:-1]) == 0)  # the unused layers get no gradient
+
+
+def test_by_depth_has_one_norm_per_layer_and_rejects_bad_depths():
+    x = jax.random.normal(jax.random.key(0), (32, 40))
+    y = jnp.arange(32) % 10
+    n = vanishing.init_gradient_norms_by_depth("tanh", [4, 1], x, y, seeds=[0, 1, 2], width=8)
+    assert sorted(n) == [1, 4] and n[1].shape == (3, 2) and n[4].shape == (3, 5)
+    assert np.all(n[4] > 0)
+    with pytest.raises(ValueError, match="depths"):
+        vanishing.init_gradient_norms_by_depth("tanh", [0, 3], x, y, seeds=[0], width=8)
+
+
+# -- the rules on hand-made arrays -------------------------------------------------
+
+
+def test_c3_rule():
+    sig = {5: [1e-3, 1e-3], 20: [1e-12, 1e-11], 50: [0.0, 0.0]}
+    relu = {5: [0.5, 0.4], 20: [0.3, 0.2], 50: [0.1, 0.2]}
+    assert vanishing.c3_verdict(sig, relu) == "supported"
+    # shallow depths do not count: a large sigmoid ratio at depth 5 changes nothing
+    assert vanishing.c3_verdict({**sig, 5: [0.9, 0.9]}, relu) == "supported"
+    assert vanishing.c3_verdict({**sig, 20: [1e-12, 1e-3]}, relu) == "not supported"
+    assert vanishing.c3_verdict(sig, {**relu, 50: [1e-10, 0.2]}) == "depends"
+    # no depth >= 20: the deepest depth decides
+    assert vanishing.c3_verdict({5: [1e-4]}, {5: [0.5]}) == "supported"
+
+
+def _variances(selu=1.0, selu_std2_last=1.0, other=5.0, control=5.0):
+    v = {}
+    for label, *_ in vanishing.C7_CONFIGS:
+        value = other
+        if label == "selu, LeCun-normal":
+            value = selu
+        elif label == "selu, LeCun-normal, input std 2":
+            value = 3.0  # starts outside the band ...
+        elif label == "selu, He-normal (control)":
+            value = control
+        arr = np.full((3, 8), value)
+        if label == "selu, LeCun-normal, input std 2":
+            arr[:, -1] = selu_std2_last  # ... and returns by the last layer
+        v[label] = arr
+    return v
+
+
+SAME = np.array([0.90, 0.91, 0.92, 0.90, 0.91])
+
+
+def test_c7_rule_supported_depends_not_supported():
+    acc = {"sigmoid": SAME - 0.3, "relu": SAME + 0.01, "selu": SAME}
+    assert vanishing.c7_verdict(_variances(), acc) == "supported"
+    assert vanishing.c7_verdict(_variances(selu=2.5), acc) == "not supported"
+    assert vanishing.c7_verdict(_variances(selu_std2_last=2.5), acc) == "depends"
+    assert vanishing.c7_verdict(_variances(control=1.0), acc) == "depends"  # control stays in
+    far = {"relu": SAME + 0.08, "selu": SAME}  # relu 8 pp ahead in every seed
+    assert vanishing.c7_verdict(_variances(), far) == "depends"
+    assert vanishing.c7_verdict(_variances(), {"relu": SAME}) == "depends"  # no selu run
+
+
+def test_c7_rule_inconclusive_within_seed_noise():
+    """relu − selu = +4.4 pp on average but the paired interval straddles the 5 pp margin."""
+    selu = np.array([0.90, 0.91, 0.92, 0.90, 0.91])
+    relu = selu + np.array([0.02, 0.08, 0.01, 0.07, 0.04])
+    from experiments import stats
+
+    d = stats.paired_difference(100 * relu, 100 * selu)
+    assert d.ci_low < vanishing.DEEP_PP < d.ci_high
+    assert vanishing.c7_verdict(_variances(), {"relu": relu, "selu": selu}) == "inconclusive"
+
+
+# -- end to end ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("vanishing")
+    return out, vanishing.run(out, quick=True)
+
+
+def test_quick_run_writes_findings_and_figures(quick):
+    out, found = quick
     assert [f.claim for f in found] == list(vanishing.CLAIMS)
-    assert findings.read(tmp_path / "findings.json") == found
+    assert findings.read(out / "findings.json") == found
     for f in found:
         assert f.verdict in findings.VERDICTS and f.numbers
         for fig in f.figures:
-            assert (tmp_path / fig).stat().st_size > 0
-    assert found[1].correction
+            assert (out / fig).read_bytes()[:4] == b"\x89PNG"
+    c3, c7 = found
+    assert "| sigmoid |" in c3.numbers and "n=2)" in c3.numbers
+    assert c3.verdict == "supported"  # depth 10 decides: sigmoid's ratio is ~1e-5 at init
+    assert c7.correction and "| selu, LeCun-normal |" in c7.numbers
+    # quick mode trains no selu network, so the deep-training part fails
+    assert c7.verdict == "depends"

@@ -195,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve(args: argparse.Namespace) -> dict[str, Any]:
     """The run's configuration: defaults, ``--quick``/``--gpu-plan`` sizes and explicit flags."""
     sizes = dict(QUICK if args.quick else FULL)
-    parts = PARTS
+    # --quick leaves out the test suite (the suite runs --quick itself).
+    parts = tuple(p for p in PARTS if p != "suite") if args.quick else PARTS
     if args.gpu_plan:
         parts = GPU_PLAN["parts"]
         sizes.update(scaling_k=GPU_PLAN["scaling_k"], sweep_repeats=GPU_PLAN["sweep_repeats"])
@@ -374,6 +375,11 @@ def run(cfg: dict, argv: Sequence[str], *, quiet: bool = False) -> dict:
         where = f" (trace kept in {cfg['profile_dir']})" if cfg["profile_dir"] else ""
         say(f"profile: jax.profiler trace of the K={cfg['k']} sweep's chunk{where}")
         result["profile"] = run_worker("profile", cfg, devices=devices)
+    if "suite" in cfg["parts"]:
+        from experiments.bench import suite
+
+        say("suite: the README's test command (the fast tier), timed once")
+        result["suite"] = suite.run_suite()
     return result
 
 

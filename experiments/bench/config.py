@@ -12,7 +12,7 @@ DEFAULT_ACCELERATOR_JSON = ROOT / "docs" / "gpu" / "bench.json"
 ANALYSIS_BEGIN = "<!-- analysis:begin (hand-written; kept by --write-docs) -->"
 ANALYSIS_END = "<!-- analysis:end -->"
 
-PARTS = ("activations", "shapes", "sweep", "scaling", "compile", "profile")
+PARTS = ("activations", "shapes", "sweep", "scaling", "compile", "profile", "suite")
 
 #: Registry activations that ``jax.nn`` also has, as (bench name, registry
 #: name, jaxact keyword arguments, jax.nn name, jax.nn keyword arguments).

@@ -177,8 +177,10 @@ def _in_float32(kernel: Callable[..., Array]) -> Callable[..., Array]:
 
 def _sigmoid_prime(x: Array) -> Array:
     """sigma'(x) = sigma(x) sigma(-x) = sigma(x)(1 - sigma(x)), without the cancellation
-    of 1 - sigma(x) for large x (relative accuracy in the tails)."""
-    return lax.logistic(x) * lax.logistic(-x)
+    of 1 - sigma(x) for large x (relative accuracy in the tails). Near 0 the two
+    roundings of sigma(+-x) to 0.5 + ulp and 0.5 - ulp/2 can round their product above
+    its bound 1/4; it is clipped there."""
+    return jnp.minimum(lax.logistic(x) * lax.logistic(-x), _const(0.25, x))
 
 
 def _expm1_neg(x: Array) -> Array:
@@ -226,6 +228,7 @@ def _sech2(x: Array) -> Array:
     where (1 - tanh x)(1 + tanh x) is exactly 0 from |x| = 9 (float32)."""
     t = -2 * jnp.abs(x)
     # below t = -64, 4 sigma(2x) sigma(-2x) = 4 e^t to float32's precision.
+    # (4 * the clipped sigma'(2x) is at most 1 exactly: 4 is a power of two.)
     return jnp.where(t < _TAIL, _times_exp(_const(4, x), t), 4 * _sigmoid_prime(2 * x))
 
 
@@ -1691,17 +1694,20 @@ def softmin(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Ar
 
 def _log_softmax_f(x: Array, axis: int) -> Array:
     xu = _up(x)
-    shifted = _shifted(xu, axis)
+    if not x.size:
+        return _shifted(xu, axis).astype(x.dtype)
+    m = jnp.max(xu, axis=axis, keepdims=True)
+    finite = jnp.isfinite(m)
+    shifted = xu - jnp.where(finite, m, jnp.zeros_like(m))
     e = jnp.exp(shifted)
-    lse = jnp.log(jnp.sum(e, axis=axis, keepdims=True))
-    if x.size:
-        # log(1 + sum of the others): log of a sum that is 1 + small rounds the small
-        # part away (log_softmax([x, 0])_0 = -log1p(e^-x), not -log(1 + e^-x)).
-        m = jnp.max(xu, axis=axis, keepdims=True)
-        top = xu == m
-        rest = jnp.sum(jnp.where(top, jnp.zeros_like(e), e), axis=axis, keepdims=True)
-        rest = rest + (jnp.sum(top, axis=axis, keepdims=True) - 1).astype(e.dtype)
-        lse = jnp.where(jnp.isfinite(m), jnp.log1p(rest), lse)
+    # log(1 + sum of the others): log of a sum that is 1 + small rounds the small
+    # part away (log_softmax([x, 0])_0 = -log1p(e^-x), not -log(1 + e^-x)).
+    top = xu == m
+    rest = jnp.sum(jnp.where(top, jnp.zeros_like(e), e), axis=axis, keepdims=True)
+    rest = rest + (jnp.sum(top, axis=axis, keepdims=True) - 1).astype(e.dtype)
+    # A row whose maximum is not finite has log(sum(exp(shifted))) = m itself:
+    # +inf (an exp overflows), -inf (every entry is -inf: the sum is 0) or NaN.
+    lse = jnp.where(finite, jnp.log1p(rest), m)
     return (shifted - lse).astype(x.dtype)
 
 

@@ -529,7 +529,9 @@ class _Programs:
 
     def _init_runs(self, seeds, hparams, values, data):
         arrays = jax.lax.map(lambda a: self._init_one(*a), (seeds, hparams, values))
-        first = jax.vmap(self._evaluate, in_axes=(0, 0, None))(arrays["params"], arrays["rest"], data)
+        first = jax.vmap(self._evaluate, in_axes=(0, 0, None))(
+            arrays["params"], arrays["rest"], data
+        )
         return arrays, first
 
     def _init_one(self, seed, hparams, values):
@@ -570,14 +572,24 @@ class _Programs:
             out.update(self.setup.metrics(apply, params, data))
         return out
 
-    def _batch_indices(self, key, step, n):
+    def _epoch_order(self, key, step, n):
+        """The permutation of the training rows for the epoch that ``step`` is in."""
+        epoch = step // (n // self.setup.batch_size)
+        return jax.random.permutation(jax.random.fold_in(key, epoch), n)
+
+    def _batch_indices(self, key, step, n, order):
+        """The minibatch's row indices at ``step``, and the epoch order to carry on.
+
+        ``"epoch"`` sampling draws the epoch's permutation once, at its first
+        step (``step`` is the same for every run, so this is a real branch
+        under ``vmap``), and slices it at every other step.
+        """
         b = self.setup.batch_size
         if self.setup.sampling == "uniform":
-            return jax.random.randint(jax.random.fold_in(key, step), (b,), 0, n)
-        per_epoch = n // b
-        epoch, pos = step // per_epoch, step % per_epoch
-        perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
-        return jax.lax.dynamic_slice(perm, (pos * b,), (b,))
+            return jax.random.randint(jax.random.fold_in(key, step), (b,), 0, n), order
+        pos = step % (n // b)
+        order = jax.lax.cond(pos == 0, lambda: self._epoch_order(key, step, n), lambda: order)
+        return jax.lax.dynamic_slice(order, (pos * b,), (b,)), order
 
     def _chunk_one(self, arrays, data, start_step):
         setup = self.setup
@@ -591,19 +603,22 @@ class _Programs:
         def loss_fn(params, xb, yb):
             return self._loss(self.model.apply(params, rest, xb), yb)[0]
 
+        key = shared_key if setup.shared_batches else run_key
+
         def train_step(carry, step):
-            params, opt_state = carry
-            key = shared_key if setup.shared_batches else run_key
-            idx = self._batch_indices(key, step, n)
+            params, opt_state, order = carry
+            idx, order = self._batch_indices(key, step, n, order)
             xb, yb = data["x_train"][idx], data["y_train"][idx]
             loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb)
             updates, opt_state = tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
+            return (optax.apply_updates(params, updates), opt_state, order), loss
 
         def block(carry, first_step):
-            params0, opt0, diverged = carry
+            params0, opt0, diverged, order = carry
             steps = first_step + jnp.arange(setup.eval_every)
-            (params, opt_state), losses = jax.lax.scan(train_step, (params0, opt0), steps)
+            (params, opt_state, order), losses = jax.lax.scan(
+                train_step, (params0, opt0, order), steps
+            )
             finite = jnp.all(jnp.isfinite(losses))
             if setup.divergence_guard:
                 # Checked once per block, not per step: a run that met a non-finite
@@ -620,11 +635,17 @@ class _Programs:
             metrics["batch_loss"] = jnp.mean(losses)
             metrics["diverged"] = diverged
             metrics["step"] = first_step + setup.eval_every
-            return (params, opt_state, diverged), metrics
+            return (params, opt_state, diverged, order), metrics
 
         firsts = start_step + setup.eval_every * jnp.arange(setup.evals_per_chunk)
-        carry = (arrays["params"], arrays["opt_state"], arrays["diverged"])
-        (params, opt_state, diverged), history = jax.lax.scan(block, carry, firsts)
+        # The order of the epoch the chunk starts in (a chunk may start mid-epoch).
+        order = (
+            self._epoch_order(key, start_step, n)
+            if setup.sampling == "epoch"
+            else jnp.zeros((0,), jnp.int32)
+        )
+        carry = (arrays["params"], arrays["opt_state"], arrays["diverged"], order)
+        (params, opt_state, diverged, _), history = jax.lax.scan(block, carry, firsts)
         new = dict(arrays, params=params, opt_state=opt_state, diverged=diverged)
         return new, history
 
