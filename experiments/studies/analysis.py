@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike
 from experiments.stats import sample_std
 
 __all__ = [
+    "GOOD_INIT",
     "LearningRateChoice",
     "choose_learning_rate",
     "format_steps",
@@ -29,6 +30,21 @@ __all__ = [
     "step_ratio",
     "steps_to_threshold",
 ]
+
+
+#: The kernel initialisation each activation is meant to be used with: Glorot for
+#: the identity and the sigmoid family, He for the ReLU family, LeCun for SELU.
+GOOD_INIT = {
+    "identity": "glorot_normal",
+    "sigmoid": "glorot_normal",
+    "tanh": "glorot_normal",
+    "relu": "he_normal",
+    "leaky_relu": "he_normal",
+    "elu": "he_normal",
+    "selu": "lecun_normal",
+    "swish": "he_normal",
+    "maxout": "he_normal",
+}
 
 
 def steps_to_threshold(
@@ -179,7 +195,9 @@ def pick_learning_rate(
             f"and {s.shape}"
         )
     if not np.all(np.diff(g) > 0) or g[0] <= 0:
-        raise ValueError(f"grid: expected positive learning rates in increasing order, got {g.tolist()}")
+        raise ValueError(
+            f"grid: expected positive learning rates in increasing order, got {g.tolist()}"
+        )
     if np.all(np.isneginf(s)):
         return 0, ("low" if g[0] / (g[1] / g[0]) > lower else "")
     best = int(np.argmax(s))  # first maximum: the smallest learning rate among ties
@@ -268,7 +286,9 @@ def choose_learning_rate(
 
     lrs = sorted(float(g) for g in grid)
     if len(lrs) < 2 or len(set(lrs)) != len(lrs) or lrs[0] <= 0:
-        raise ValueError(f"grid: expected at least two distinct positive learning rates, got {grid!r}")
+        raise ValueError(
+            f"grid: expected at least two distinct positive learning rates, got {grid!r}"
+        )
     if not isinstance(max_widen, int) or max_widen < 0:
         raise ValueError(f"max_widen: expected an integer >= 0, got {max_widen!r}")
     seeds = [int(s) for s in seeds]

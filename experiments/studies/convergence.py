@@ -54,6 +54,7 @@ from numpy.typing import ArrayLike
 from experiments import findings as _findings
 from experiments import stats
 from experiments.studies.analysis import (
+    GOOD_INIT,
     LearningRateChoice,
     choose_learning_rate,
     format_steps,
@@ -74,18 +75,7 @@ ACTIVATIONS = (
     "swish",
     "maxout",
 )
-#: The initialisation each activation is meant to be used with.
-GOOD_INIT = {
-    "identity": "glorot_normal",
-    "sigmoid": "glorot_normal",
-    "tanh": "glorot_normal",
-    "relu": "he_normal",
-    "leaky_relu": "he_normal",
-    "elu": "he_normal",
-    "selu": "lecun_normal",
-    "swish": "he_normal",
-    "maxout": "he_normal",
-}
+#: The "good" initialisation of each activation is analysis.GOOD_INIT.
 BAD_INITS = ("uniform_pm1", "normal_tiny")
 #: The activations C9 is about (also the ones trained under the bad inits).
 C9_GROUP = ("identity", "sigmoid", "relu", "swish")
