@@ -271,6 +271,7 @@ def run(
     checkpoint: str | os.PathLike | None = None,
     on_chunk: Callable[[State], None] | None = None,
     devices: Sequence[Any] | None = None,
+    runs_per_group: int | None = None,
 ) -> Results:
     """Trains every run of ``runs`` (from :func:`grid` or a list of dicts) as one program.
 
@@ -278,12 +279,14 @@ def run(
     name, and initial parameter values by name or path pattern (see
     :meth:`Trainer.init`). With ``checkpoint`` the state is saved after every
     chunk and an existing checkpoint of the same sweep is resumed.
+    ``devices`` and ``runs_per_group`` are passed to :class:`Trainer`; they
+    change the speed, not the results (up to rounding in the last bits).
 
     Raises:
       ValueError: bad runs, a hyperparameter the optimiser does not take, a
         value key that selects no parameter, bad data — before any training.
     """
-    trainer = Trainer(setup, data, devices=devices)
+    trainer = Trainer(setup, data, devices=devices, runs_per_group=runs_per_group)
     runs = [dict(r) for r in runs] if isinstance(runs, Sequence) else runs
     keys, seeds, hp, values = _columns(trainer, runs)
     state = trainer.init(seeds, hparams=hp, values=values)

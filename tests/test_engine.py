@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from experiments import data
-from jaxact import sweep as engine
 from jaxact import linen
+from jaxact import sweep as engine
+from jaxact._src import engine as engine_impl
 
 
 @pytest.fixture(scope="module")
@@ -64,18 +65,96 @@ def test_vmapped_runs_equal_separate_runs(xor):
         )
 
 
-@pytest.mark.parametrize("n", [2, 4])
-def test_sharded_over_devices_equals_one_device(xor, n):
+@pytest.mark.parametrize("n, runs_per_group", [(2, None), (4, None), (2, 1)])
+def test_sharded_over_devices_equals_one_device(xor, n, runs_per_group):
     if len(jax.devices()) < n:
         pytest.skip(f"needs {n} devices")
     kw = dict(learning_rate=1e-2, values={"alpha": [0.1, 0.2, 0.3, 0.4, 0.5]})
     one = _run(engine.Trainer(_setup(), xor, devices=jax.devices()[:1]), range(5), **kw)
-    many_trainer = engine.Trainer(_setup(), xor, devices=jax.devices()[:n])
+    many_trainer = engine.Trainer(
+        _setup(), xor, devices=jax.devices()[:n], runs_per_group=runs_per_group
+    )
     many = _run(many_trainer, range(5), **kw)
     assert many.arrays["diverged"].shape[0] == many_trainer.padded(5)
     assert many.history["test_accuracy"].shape == one.history["test_accuracy"].shape == (5, 7)
     for name in one.history:
         np.testing.assert_allclose(many.history[name], one.history[name], rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("runs_per_group", [1, 2])
+def test_runs_trained_in_groups_equal_runs_trained_together(xor, runs_per_group):
+    kw = dict(learning_rate=1e-2, values={"alpha": [0.1, 0.2, 0.3, 0.4, 0.5]})
+    devices = jax.devices()[:1]
+    together = _run(
+        engine.Trainer(_setup(), xor, devices=devices, runs_per_group=64), range(5), **kw
+    )
+    trainer = engine.Trainer(_setup(), xor, devices=devices, runs_per_group=runs_per_group)
+    grouped = _run(trainer, range(5), **kw)
+    # 5 runs in groups of at most 2: 3 groups of 2, one padding run.
+    assert (
+        grouped.arrays["diverged"].shape[0]
+        == trainer.padded(5)
+        == (5 if runs_per_group == 1 else 6)
+    )
+    for name in together.history:
+        np.testing.assert_allclose(
+            grouped.history[name], together.history[name], rtol=2e-5, atol=1e-6
+        )
+
+
+@pytest.mark.parametrize(
+    "n, runs_per_group, groups",
+    [(8, None, 1), (8, 8, 1), (8, 4, 2), (9, 4, 3), (12, 5, 3), (7, 3, 7), (13, 4, 13)],
+)
+def test_group_count_divides_the_runs(n, runs_per_group, groups):
+    assert engine_impl._group_count(n, runs_per_group) == groups
+
+
+@pytest.mark.parametrize("k, runs_per_group, padded", [(5, 8, 5), (50, 16, 52), (17, 4, 20)])
+def test_padding_makes_equal_groups_with_the_fewest_extra_runs(xor, k, runs_per_group, padded):
+    trainer = engine.Trainer(
+        _setup(), xor, devices=jax.devices()[:1], runs_per_group=runs_per_group
+    )
+    per_device = trainer.padded(k)
+    assert per_device == padded
+    groups = engine_impl._group_count(per_device, runs_per_group)
+    assert per_device % groups == 0 and per_device // groups <= runs_per_group
+
+
+def test_default_groups_on_cpu_follow_the_parameter_bytes(xor):
+    trainer = engine.Trainer(_setup(), xor)
+    if jax.devices()[0].platform != "cpu":
+        assert trainer.runs_per_group is None
+        return
+    expected = engine_impl.GROUP_PARAM_BYTES // trainer._programs.model.param_bytes
+    assert trainer.runs_per_group == max(1, expected)
+    # MLP (16, 2) on 2 features with PReLU: 2*16 + 16 + 16*2 + 2 weights and biases, one α.
+    assert trainer._programs.model.param_bytes == 4 * (2 * 16 + 16 + 16 * 2 + 2 + 1)
+
+
+def test_parameter_bytes_of_an_nnx_model():
+    from flax import nnx
+
+    from jaxact import nnx as jn
+
+    class Net(nnx.Module):
+        def __init__(self, rngs):
+            self.dense = nnx.Linear(4, 32, rngs=rngs)
+            self.act = jn.PReLU()
+            self.out = nnx.Linear(32, 2, rngs=rngs)
+
+        def __call__(self, x):
+            return self.out(self.act(self.dense(x)))
+
+    x0 = jax.ShapeDtypeStruct((1, 4), np.float32)
+    model = engine_impl._model_for(engine.Setup(Net, steps=100, batch_size=5), x0)
+    assert model.param_bytes == 4 * (4 * 32 + 32 + 32 * 2 + 2 + 1)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "4"])
+def test_trainer_rejects_bad_runs_per_group(xor, bad):
+    with pytest.raises(ValueError, match="runs_per_group: expected an integer >= 1"):
+        engine.Trainer(_setup(), xor, runs_per_group=bad)
 
 
 def test_changing_swept_values_does_not_recompile(xor):
@@ -87,10 +166,12 @@ def test_changing_swept_values_does_not_recompile(xor):
     assert state.step == 60
 
 
-def test_interrupted_and_resumed_equals_uninterrupted(xor, tmp_path):
-    trainer = engine.Trainer(_setup(), xor)
-    kw = dict(learning_rate=1e-2, values={"alpha": [0.1, 0.6]})
-    full = _run(trainer, [0, 1], **kw)
+@pytest.mark.parametrize("runs_per_group", [None, 2])
+def test_interrupted_and_resumed_equals_uninterrupted(xor, tmp_path, runs_per_group):
+    trainer = engine.Trainer(_setup(), xor, runs_per_group=runs_per_group)
+    seeds = [0, 1, 2]
+    kw = dict(learning_rate=1e-2, values={"alpha": [0.1, 0.6, 0.3]})
+    full = _run(trainer, seeds, **kw)
 
     class Killed(Exception):
         pass
@@ -100,9 +181,9 @@ def test_interrupted_and_resumed_equals_uninterrupted(xor, tmp_path):
 
     ckpt = tmp_path / "ckpt.npz"
     with pytest.raises(Killed):
-        trainer.run(trainer.init([0, 1], **kw), checkpoint=ckpt, on_chunk=kill_after_first_chunk)
-    fresh = engine.Trainer(_setup(), xor)  # as a new process would
-    restored = fresh.restore(ckpt, fresh.init([0, 1], **kw))
+        trainer.run(trainer.init(seeds, **kw), checkpoint=ckpt, on_chunk=kill_after_first_chunk)
+    fresh = engine.Trainer(_setup(), xor, runs_per_group=runs_per_group)  # as a new process would
+    restored = fresh.restore(ckpt, fresh.init(seeds, **kw))
     assert restored.step == fresh.setup.steps_per_chunk == 20
     resumed = fresh.run(restored)
     for name in full.history:

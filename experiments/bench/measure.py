@@ -94,6 +94,8 @@ def _repeated(trainer, k: int, cfg: dict, timer) -> dict:
     first, rest = runs[0], runs[1:]
     return {
         "devices": trainer.num_devices,
+        "runs_per_group": trainer.runs_per_group,
+        "runs_per_device": trainer.padded(k) // trainer.num_devices,
         "compile_seconds": first["compile_seconds"],
         "compilations": first["compilations"],
         "first_wall_seconds": first["wall_seconds"],
@@ -118,9 +120,15 @@ def worker_engine(cfg: dict) -> dict:
     trainer = sweep.Trainer(engine_setup(cfg, cfg["steps"]), ds)
     result = _repeated(trainer, cfg["k"], cfg, timer)
     peak = peak_rss_mib()
-    # Where the engine's time goes: the same sweep without the divergence guard,
-    # then also on a single device (no split of K over devices).
+    # Where the engine's time goes: the same sweep with all of a device's runs
+    # in one vmap (no groups), without the divergence guard, then also on a
+    # single device (no split of K over devices).
     ablations = {}
+    if trainer.runs_per_group is not None and trainer.runs_per_group < trainer.padded(cfg["k"]):
+        t = sweep.Trainer(engine_setup(cfg, cfg["steps"]), ds, runs_per_group=cfg["k"])
+        ablations["runs not grouped (one vmap over a device's runs)"] = _repeated(
+            t, cfg["k"], cfg, timer
+        )
     variants = [("no divergence guard", trainer.devices)]
     if trainer.num_devices > 1:
         variants.append(("no divergence guard, 1 device", trainer.devices[:1]))
@@ -162,6 +170,7 @@ def worker_scaling(cfg: dict) -> dict:
     timer.close()
     return {
         "devices": trainer.num_devices,
+        "runs_per_group": trainer.runs_per_group,
         "platform": jax.default_backend(),
         "device_kind": jax.devices()[0].device_kind,
         "rows": rows,

@@ -170,11 +170,14 @@ def _sweep(res: dict) -> list[str]:
     if e.get("ablations"):
         loop = s["variants"].get("jax_loop")
         out.append(
-            "\nEngine with and without the divergence guard (same sweep; run time = wall "
-            "minus compile):\n"
+            "\nEngine variants: runs grouped or not, with and without the divergence guard "
+            "(same sweep; run time = wall minus compile):\n"
         )
-        out.append("| engine variant | devices | run s | × engine (a) | × loop (b) | % of matmul |")
-        out.append("|---|---|---|---|---|---|")
+        out.append(
+            "| engine variant | devices | runs per group | run s | × engine (a) | × loop (b) "
+            "| % of matmul |"
+        )
+        out.append("|---|---|---|---|---|---|---|")
         rows = [("(a) as above (divergence guard on)", e)] + list(e["ablations"].items())
         for label, v in rows:
             vs_loop = f"{v['run_seconds'] / loop['run_seconds']:.2f}" if loop else "–"
@@ -184,10 +187,18 @@ def _sweep(res: dict) -> list[str]:
                 else "–"
             )
             out.append(
-                f"| {label} | {v['devices']} | {_run(v)} | "
+                f"| {label} | {v['devices']} | {_group(v)} | {_run(v)} | "
                 f"{v['run_seconds'] / e['run_seconds']:.2f} | {vs_loop} | {pct} |"
             )
     return out
+
+
+def _group(v: dict) -> str:
+    """A variant's runs per group: "all" when a device's runs are one vmap."""
+    if "runs_per_group" not in v:  # a bench.json from before groups
+        return "–"
+    g, n = v["runs_per_group"], v.get("runs_per_device")
+    return "all" if g is None or (n is not None and g >= n) else str(g)
 
 
 def _scaling(res: dict, title: str = "Scaling") -> list[str]:
@@ -200,11 +211,11 @@ def _scaling(res: dict, title: str = "Scaling") -> list[str]:
     )
     if res["config"].get("sweep_repeats", 1) > 1:
         out.append(f"Run times: {_repeats_note(res)}.\n")
-    out.append("| K | compile s | run s | s per model | compilations | test acc |")
-    out.append("|---|---|---|---|---|---|")
+    out.append("| K | runs per group | compile s | run s | s per model | compilations | test acc |")
+    out.append("|---|---|---|---|---|---|---|")
     for r in sc["rows"]:
         out.append(
-            f"| {r['k']} | {_fmt(r['compile_seconds'])} | {_run(r)} | "
+            f"| {r['k']} | {_group(r)} | {_fmt(r['compile_seconds'])} | {_run(r)} | "
             f"{_fmt(r['seconds_per_model'])} | {r['compilations']} | "
             f"{r['test_accuracy']:.3f} |"
         )

@@ -14,7 +14,11 @@ axis and trains them as one jit-compiled program:
   between chunks, where progress is reported and checkpoints are written;
 * the runs axis is laid out over a ``Mesh`` of all devices (every process's
   devices under ``jax.distributed``) with ``jax.shard_map``; K is padded to a
-  multiple of the device count and the padding dropped from the results.
+  multiple of the device count and the padding dropped from the results;
+* on a CPU a device's runs are trained in groups (``lax.map`` over groups,
+  ``vmap`` within one): each group runs a whole chunk while its parameters and
+  optimiser state stay in the cache, instead of every step sweeping the state
+  of all the device's runs (see :data:`GROUP_PARAM_BYTES`).
 
 Everything that differs between runs (seed, initial parameter values,
 hyperparameters) is an array input, so a new grid never recompiles, and the
@@ -68,6 +72,13 @@ OPTIMIZERS: Mapping[str, Callable[..., optax.GradientTransformation]] = {
 LOSSES = ("cross_entropy", "bce", "mse")
 SAMPLING = ("uniform", "epoch")
 SPLITS = ("train", "val", "test")
+#: On a CPU, a device's runs are trained in groups of at most this many bytes
+#: of parameters (their gradients and optimiser state take about three times
+#: more). On a 2-core EPYC (docs/performance.md, "Runs in groups") the K = 64
+#: benchmark sweep of 15k-parameter MLPs took 5.23 s in groups of 8 against
+#: 7.21 s with all 32 of a device's runs in one vmap, whose state outgrows the
+#: cache. Accelerators train all of a device's runs at once.
+GROUP_PARAM_BYTES = 512 * 1024
 
 
 # -- data ----------------------------------------------------------------------
@@ -174,6 +185,7 @@ class _Model:
                 raise ValueError("model: the Linen module has no 'params' collection")
             self.types = None
             param_paths = _params.leaf_paths(shapes["params"])
+            abstract_params = shapes["params"]
             modules = _params.linen_activation_modules(model, jnp.zeros(x0.shape, x0.dtype))
         else:
             from flax import nnx
@@ -209,7 +221,13 @@ class _Model:
                 key=_params.natural_key,
             )
             modules = _params.nnx_activation_modules(abstract)
+            abstract_params = p_state
         self.param_paths = param_paths
+        #: Bytes of one run's parameters.
+        self.param_bytes = sum(
+            math.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize
+            for leaf in jax.tree.leaves(abstract_params)
+        )
         self.default_paths = _params.under(modules, param_paths)
 
     def norm(self, path: tuple[str, ...]) -> tuple[str, ...]:
@@ -444,8 +462,11 @@ def _global(host: np.ndarray, sharding: NamedSharding) -> jax.Array:
 class _Programs:
     """The jitted init, evaluation and chunk functions of one (setup, devices, data shape)."""
 
-    def __init__(self, setup: Setup, devices: tuple, model: _Model, selected, frozen, hp_names):
+    def __init__(
+        self, setup: Setup, devices: tuple, model: _Model, selected, frozen, hp_names, group
+    ):
         self.setup = setup
+        self.runs_per_group = group
         self.model = model
         self.selected = tuple(selected)
         self.frozen = frozenset(frozen)
@@ -475,13 +496,25 @@ class _Programs:
         )
         self.chunk_fn = jax.jit(
             _shard_map(
-                jax.vmap(self._chunk_one, in_axes=(0, None, None)),
+                self._chunk_runs,
                 mesh=self.mesh,
                 in_specs=(P(RUNS), P(), P()),
                 out_specs=(P(RUNS), P(RUNS)),
             ),
             donate_argnums=0,
         )
+
+    def _chunk_runs(self, arrays, data, start_step):
+        """One device's runs through a chunk: ``vmap`` within a group, ``lax.map`` over groups."""
+        one = jax.vmap(self._chunk_one, in_axes=(0, None, None))
+        n = jax.tree.leaves(arrays)[0].shape[0]
+        groups = _group_count(n, self.runs_per_group)
+        if groups == 1:
+            return one(arrays, data, start_step)
+        split = lambda a: a.reshape((groups, n // groups) + a.shape[1:])
+        merge = lambda a: a.reshape((n,) + a.shape[2:])
+        out = jax.lax.map(lambda a: one(a, data, start_step), jax.tree.map(split, arrays))
+        return jax.tree.map(merge, out)
 
     # one run each; vmapped over runs --------------------------------------------------
 
@@ -650,20 +683,44 @@ class _Programs:
         return new, history
 
 
+def _group_count(n: int, runs_per_group: int | None) -> int:
+    """Into how many equal groups of at most ``runs_per_group`` a device's ``n`` runs split.
+
+    :meth:`Trainer.padded` pads K so that ``ceil(n / runs_per_group)`` groups
+    divide ``n``; for any other ``n`` the next count that divides it is used.
+    """
+    if not runs_per_group or n <= runs_per_group:
+        return 1
+    groups = -(-n // runs_per_group)
+    while n % groups:
+        groups += 1
+    return groups
+
+
 _PROGRAMS: dict[Any, _Programs] = {}
 
 
-def _programs(setup: Setup, devices: tuple, model: _Model, selected, frozen) -> _Programs:
+def _programs(
+    setup: Setup, devices: tuple, model: _Model, selected, frozen, group: int | None
+) -> _Programs:
     hp = setup.hparams
     hp_names = tuple(n for n, _ in hp) if hp is not None else ()
-    key = (setup, devices, model.x0.shape, str(model.x0.dtype), tuple(selected), tuple(frozen))
+    key = (
+        setup,
+        devices,
+        model.x0.shape,
+        str(model.x0.dtype),
+        tuple(selected),
+        tuple(frozen),
+        group,
+    )
     try:
         return _PROGRAMS[key]
     except KeyError:
         pass
     except TypeError:  # an unhashable field (e.g. a mutable user object): no sharing
-        return _Programs(setup, devices, model, selected, frozen, hp_names)
-    programs = _Programs(setup, devices, model, selected, frozen, hp_names)
+        return _Programs(setup, devices, model, selected, frozen, hp_names, group)
+    programs = _Programs(setup, devices, model, selected, frozen, hp_names, group)
     _PROGRAMS[key] = programs
     return programs
 
@@ -693,14 +750,26 @@ class Trainer:
         every device.
       devices: the devices of the runs axis; all devices of all processes
         (``jax.devices()``) by default.
+      runs_per_group: the most runs of one device trained together (``vmap``)
+        while the device's groups run one after another; a setting of speed
+        only. ``None`` (default): on CPU devices as many as have
+        :data:`GROUP_PARAM_BYTES` of parameters in all, elsewhere all of them.
 
     Attributes:
       param_paths: the selected activation parameters' paths, in layer order.
       param_names: their distinct leaf names (``("alpha",)``), sorted.
       hparam_names: the optimiser's per-run hyperparameters.
+      runs_per_group: the group size in use (``None``: no grouping).
     """
 
-    def __init__(self, setup: Setup, data: Any, *, devices: Sequence[Any] | None = None):
+    def __init__(
+        self,
+        setup: Setup,
+        data: Any,
+        *,
+        devices: Sequence[Any] | None = None,
+        runs_per_group: int | None = None,
+    ):
         if not isinstance(setup, Setup):
             raise ValueError(f"setup: expected a jaxact.sweep.Setup, got {type(setup).__name__}")
         arrays = _as_data(data, setup.classification)
@@ -743,7 +812,10 @@ class Trainer:
         hp = setup.hparams
         self.hparam_names = tuple(n for n, _ in hp) if hp is not None else ()
         self._hparam_defaults = dict(hp) if hp is not None else {}
-        self._programs = _programs(setup, self.devices, m, self.param_paths, frozen)
+        self.runs_per_group = self._runs_per_group(runs_per_group)
+        self._programs = _programs(
+            setup, self.devices, m, self.param_paths, frozen, self.runs_per_group
+        )
         self.mesh = self._programs.mesh
         self._data = {k: _global(v, self._programs.replicated) for k, v in arrays.items()}
         self.splits = tuple(s for s in SPLITS if f"x_{s}" in arrays)
@@ -752,8 +824,23 @@ class Trainer:
     def num_devices(self) -> int:
         return len(self.devices)
 
+    def _runs_per_group(self, given: int | None) -> int | None:
+        if given is not None:
+            if isinstance(given, bool) or not isinstance(given, (int, np.integer)) or given < 1:
+                raise ValueError(f"runs_per_group: expected an integer >= 1 or None, got {given!r}")
+            return int(given)
+        if any(d.platform != "cpu" for d in self.devices):
+            return None
+        return max(1, GROUP_PARAM_BYTES // max(self.model.param_bytes, 1))
+
     def padded(self, k: int) -> int:
-        return -(-k // self.num_devices) * self.num_devices
+        """K padded to a whole number of runs per device, in equal groups (see ``runs_per_group``)."""
+        per_device = -(-k // self.num_devices)
+        g = self.runs_per_group
+        if g and per_device > g:
+            groups = -(-per_device // g)
+            per_device = groups * -(-per_device // groups)
+        return per_device * self.num_devices
 
     def _per_run(self, name: str, v: Any, k: int, shape: tuple[int, ...] = ()) -> np.ndarray:
         try:
